@@ -1,0 +1,594 @@
+/*
+ * imap_search.c - SEARCH and UID SEARCH (RFC 3501 6.4.4), first version:
+ * flags, keywords, sequence and UID sets, sizes, INTERNALDATE and Date:
+ * comparisons, MODSEQ (RFC 7162), HEADER/SUBJECT/FROM/TO/CC/BCC
+ * substrings (decoded, ASCII case-insensitive), BODY/TEXT on the raw
+ * bytes, NOT/OR/lists; RETURN (MIN MAX ALL COUNT SAVE) for ESEARCH
+ * (RFC 4731) and SEARCHRES (RFC 5182).  SORT and THREAD answer NO until
+ * their engineer lands them.
+ *
+ * The key tree is parsed first (so a syntax error is BAD before any
+ * work), then evaluated per message, loading the index record, the MIME
+ * record and the header bytes only when a key needs them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "mailstore.h"
+#include "mime.h"
+#include "strbuf.h"
+#include "store/imap.h"
+#include "store/store.h"
+
+enum key_type {
+	K_ALL, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_RECENT, K_NEW,
+	K_OLD, K_SEQ, K_UID, K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE,
+	K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_HEADER, K_BODY, K_TEXT,
+	K_NOT, K_OR, K_AND, K_MODSEQ,
+};
+
+struct key {
+	enum key_type type;
+	uint32_t flag;
+	uint64_t num;
+	const char *name;	/* header name / keyword */
+	const char *value;
+	struct imap_seqset set;
+	struct key *sub;	/* NOT, OR (2), AND (n) */
+	size_t nsub;
+};
+
+struct msg_ctx {
+	struct imap_session *s;
+	uint32_t mailbox_id;
+	uint32_t msn;
+	struct imap_view_msg *vm;
+	int have_rec, have_mime;
+	struct mstore_msg rec;
+	struct mime_message *mime;
+	char *data;		/* whole message (BODY/TEXT/HEADER) */
+	size_t len;
+	int have_data;
+};
+
+static const struct {
+	const char *name;
+	enum key_type type;
+	uint32_t flag;
+} simple_keys[] = {
+	{"ALL", K_ALL, 0},
+	{"ANSWERED", K_FLAG, MSTORE_F_ANSWERED},
+	{"DELETED", K_FLAG, MSTORE_F_DELETED},
+	{"DRAFT", K_FLAG, MSTORE_F_DRAFT},
+	{"FLAGGED", K_FLAG, MSTORE_F_FLAGGED},
+	{"SEEN", K_FLAG, MSTORE_F_SEEN},
+	{"UNANSWERED", K_UNFLAG, MSTORE_F_ANSWERED},
+	{"UNDELETED", K_UNFLAG, MSTORE_F_DELETED},
+	{"UNDRAFT", K_UNFLAG, MSTORE_F_DRAFT},
+	{"UNFLAGGED", K_UNFLAG, MSTORE_F_FLAGGED},
+	{"UNSEEN", K_UNFLAG, MSTORE_F_SEEN},
+	{"RECENT", K_RECENT, 0},
+	{"NEW", K_NEW, 0},
+	{"OLD", K_OLD, 0},
+};
+
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may",
+				     "jun", "jul", "aug", "sep", "oct",
+				     "nov", "dec"};
+
+static void key_free(struct key *k)
+{
+	imap_seqset_free(&k->set);
+	for (size_t i = 0; i < k->nsub; i++)
+		key_free(&k->sub[i]);
+	free(k->sub);
+}
+
+/* "1-Feb-1994" -> days since the epoch; -1 if invalid. */
+static int64_t parse_day(const char *s)
+{
+	int d, y, m;
+	char mon[4];
+	struct tm tm;
+
+	if (s == NULL || sscanf(s, "%2d-%3s-%4d", &d, mon, &y) != 3)
+		return -1;
+	for (m = 0; m < 12; m++)
+		if (strcasecmp(mon, months[m]) == 0)
+			break;
+	if (m == 12 || d < 1 || d > 31 || y < 1900)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = d;
+	tm.tm_mon = m;
+	tm.tm_year = y - 1900;
+	return (int64_t)timegm(&tm) / 86400;
+}
+
+struct parser {
+	const struct imap_arg *a;
+	size_t n, i;
+};
+
+static int parse_key(struct parser *p, struct key *k);
+
+static int parse_list(const struct imap_arg *a, size_t n, struct key *k)
+{
+	struct parser sub = {a, n, 0};
+
+	k->type = K_AND;
+	while (sub.i < sub.n) {
+		k->sub = xrealloc(k->sub, (k->nsub + 1) * sizeof(*k->sub));
+		memset(&k->sub[k->nsub], 0, sizeof(*k->sub));
+		if (parse_key(&sub, &k->sub[k->nsub++]) < 0)
+			return -1;
+	}
+	return k->nsub > 0 ? 0 : -1;
+}
+
+static const char *next_str(struct parser *p)
+{
+	if (p->i >= p->n)
+		return NULL;
+	return imap_arg_string(&p->a[p->i++]);
+}
+
+static int parse_key(struct parser *p, struct key *k)
+{
+	const struct imap_arg *a;
+	const char *w, *v;
+	const char *err;
+
+	if (p->i >= p->n)
+		return -1;
+	a = &p->a[p->i++];
+	if (a->type == IMAP_ARG_LIST)
+		return parse_list(a->list, a->count, k);
+	if ((w = imap_arg_string(a)) == NULL || a->type != IMAP_ARG_ATOM)
+		return -1;
+	for (size_t i = 0; i < sizeof(simple_keys) / sizeof(*simple_keys); i++)
+		if (strcasecmp(w, simple_keys[i].name) == 0) {
+			k->type = simple_keys[i].type;
+			k->flag = simple_keys[i].flag;
+			return 0;
+		}
+	if (strcasecmp(w, "NOT") == 0) {
+		k->type = K_NOT;
+		k->sub = xcalloc(1, sizeof(*k->sub));
+		k->nsub = 1;
+		return parse_key(p, &k->sub[0]);
+	}
+	if (strcasecmp(w, "OR") == 0) {
+		k->type = K_OR;
+		k->sub = xcalloc(2, sizeof(*k->sub));
+		k->nsub = 2;
+		if (parse_key(p, &k->sub[0]) < 0)
+			return -1;
+		return parse_key(p, &k->sub[1]);
+	}
+	if (strcasecmp(w, "UID") == 0) {
+		k->type = K_UID;
+		return imap_seqset_parse(next_str(p), &k->set, &err);
+	}
+	if ((w[0] >= '0' && w[0] <= '9') || w[0] == '*' || w[0] == '$') {
+		k->type = K_SEQ;
+		return imap_seqset_parse(w, &k->set, &err);
+	}
+	if (strcasecmp(w, "KEYWORD") == 0 || strcasecmp(w, "UNKEYWORD") == 0) {
+		k->type = w[0] == 'K' || w[0] == 'k' ? K_KEYWORD : K_UNKEYWORD;
+		return (k->name = next_str(p)) != NULL ? 0 : -1;
+	}
+	if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0 ||
+	    strcasecmp(w, "MODSEQ") == 0) {
+		char *end;
+
+		k->type = strcasecmp(w, "LARGER") == 0	  ? K_LARGER
+			  : strcasecmp(w, "SMALLER") == 0 ? K_SMALLER
+							  : K_MODSEQ;
+		/* MODSEQ [entry-name entry-type] mod-sequence-valzer */
+		if (k->type == K_MODSEQ && p->i + 2 < p->n + 0 &&
+		    p->a[p->i].type == IMAP_ARG_QUOTED)
+			p->i += 2;
+		v = next_str(p);
+		if (v == NULL || *v < '0' || *v > '9')
+			return -1;
+		k->num = strtoull(v, &end, 10);
+		return *end == '\0' ? 0 : -1;
+	}
+	{
+		static const struct {
+			const char *name;
+			enum key_type type;
+		} dates[] = {
+			{"BEFORE", K_BEFORE},	  {"ON", K_ON},
+			{"SINCE", K_SINCE},	  {"SENTBEFORE", K_SENTBEFORE},
+			{"SENTON", K_SENTON},	  {"SENTSINCE", K_SENTSINCE},
+		};
+		for (size_t i = 0; i < sizeof(dates) / sizeof(*dates); i++)
+			if (strcasecmp(w, dates[i].name) == 0) {
+				int64_t d = parse_day(next_str(p));
+
+				k->type = dates[i].type;
+				k->num = (uint64_t)d;
+				return d < 0 ? -1 : 0;
+			}
+	}
+	if (strcasecmp(w, "HEADER") == 0) {
+		k->type = K_HEADER;
+		k->name = next_str(p);
+		k->value = next_str(p);
+		return k->name && k->value ? 0 : -1;
+	}
+	if (strcasecmp(w, "SUBJECT") == 0 || strcasecmp(w, "FROM") == 0 ||
+	    strcasecmp(w, "TO") == 0 || strcasecmp(w, "CC") == 0 ||
+	    strcasecmp(w, "BCC") == 0) {
+		k->type = K_HEADER;
+		k->name = w;
+		k->value = next_str(p);
+		return k->value ? 0 : -1;
+	}
+	if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
+		k->type = strcasecmp(w, "BODY") == 0 ? K_BODY : K_TEXT;
+		k->value = next_str(p);
+		return k->value ? 0 : -1;
+	}
+	return -1;
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+static struct mstore_msg *get_rec(struct msg_ctx *m)
+{
+	if (!m->have_rec) {
+		m->have_rec = 1;
+		if (mstore_msg_get(m->s->st->ms, m->mailbox_id, m->vm->uid,
+				   &m->rec) != MSTORE_OK)
+			memset(&m->rec, 0, sizeof(m->rec));
+	}
+	return &m->rec;
+}
+
+static int load_data(struct msg_ctx *m)
+{
+	int fd;
+	struct stat st;
+
+	if (m->have_data)
+		return m->data != NULL ? 0 : -1;
+	m->have_data = 1;
+	if (mstore_msg_open(m->s->st->ms, m->mailbox_id, m->vm->uid, &fd) !=
+	    MSTORE_OK)
+		return -1;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    st.st_size < 256 * 1024 * 1024) {
+		ssize_t got;
+
+		m->data = xmalloc((size_t)st.st_size + 1);
+		got = pread(fd, m->data, (size_t)st.st_size, 0);
+		m->len = got > 0 ? (size_t)got : 0;
+		m->data[m->len] = '\0';
+	}
+	close(fd);
+	return m->data != NULL ? 0 : -1;
+}
+
+static const struct mime_message *get_mime(struct msg_ctx *m)
+{
+	if (!m->have_mime) {
+		m->have_mime = 1;
+		if (mstore_msg_mime(m->s->st->ms, m->mailbox_id, m->vm->uid,
+				    &m->mime) != MSTORE_OK)
+			m->mime = NULL;
+	}
+	return m->mime;
+}
+
+static int contains_ci(const char *hay, size_t hlen, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	if (nl == 0)
+		return 1;
+	for (size_t i = 0; i + nl <= hlen; i++)
+		if (strncasecmp(hay + i, needle, nl) == 0)
+			return 1;
+	return 0;
+}
+
+static int match_header(struct msg_ctx *m, const char *name,
+			const char *value)
+{
+	const struct mime_message *mime = get_mime(m);
+	struct mime_header_field f;
+	size_t pos = 0;
+	int hit = 0;
+
+	if (mime == NULL || load_data(m) < 0)
+		return 0;
+	while (!hit && mime_header_find(m->data + mime->parts[0].header_off,
+					mime->parts[0].header_len, name, &pos,
+					&f)) {
+		struct strbuf dec;
+
+		strbuf_init(&dec);
+		mime_header_decode(f.value, f.value_len, &dec);
+		hit = contains_ci(dec.data, dec.len, value);
+		strbuf_free(&dec);
+	}
+	return hit;
+}
+
+static int64_t day_of(int64_t t, int32_t tz)
+{
+	int64_t v = t + (int64_t)tz * 60;
+
+	return v >= 0 ? v / 86400 : (v - 86399) / 86400;
+}
+
+static int eval(struct msg_ctx *m, const struct key *k);
+
+static int eval_date(struct msg_ctx *m, const struct key *k)
+{
+	int64_t day, want = (int64_t)k->num;
+
+	if (k->type == K_BEFORE || k->type == K_ON || k->type == K_SINCE) {
+		struct mstore_msg *r = get_rec(m);
+
+		day = day_of(r->internaldate, r->tz_offset);
+	} else {
+		const struct mime_message *mime = get_mime(m);
+
+		if (mime == NULL || mime->date == 0)
+			return 0;
+		day = day_of((int64_t)mime->date, 0);
+	}
+	switch (k->type) {
+	case K_BEFORE:
+	case K_SENTBEFORE:
+		return day < want;
+	case K_ON:
+	case K_SENTON:
+		return day == want;
+	default:
+		return day >= want;
+	}
+}
+
+static int eval(struct msg_ctx *m, const struct key *k)
+{
+	struct imap_view *v = m->s->view;
+
+	switch (k->type) {
+	case K_ALL:
+		return 1;
+	case K_FLAG:
+		return (m->vm->flags & k->flag) != 0;
+	case K_UNFLAG:
+		return (m->vm->flags & k->flag) == 0;
+	case K_RECENT:
+		return m->vm->recent;
+	case K_NEW:
+		return m->vm->recent && !(m->vm->flags & MSTORE_F_SEEN);
+	case K_OLD:
+		return !m->vm->recent;
+	case K_KEYWORD:
+	case K_UNKEYWORD: {
+		int has = 0;
+
+		for (unsigned b = 0; b < imap_view_nkeywords(v) && b < 64; b++)
+			if (strcasecmp(imap_view_keyword(v, b), k->name) == 0)
+				has = (m->vm->keywords >> b) & 1;
+		return k->type == K_KEYWORD ? has : !has;
+	}
+	case K_SEQ:
+	case K_UID: {
+		uint32_t val = k->type == K_UID ? m->vm->uid : m->msn;
+		uint32_t n = imap_view_count(v);
+		uint32_t star = k->type == K_UID
+					? (n > 0 ? imap_view_msg(v, n)->uid : 0)
+					: n;
+
+		if (k->set.saved) {
+			struct imap_seqset one = {NULL, 0, 1};
+			uint32_t *msns = NULL;
+			size_t nm = 0;
+			int hit = 0;
+
+			imap_view_resolve(m->s, &one, 0, &msns, &nm);
+			for (size_t i = 0; i < nm; i++)
+				hit |= msns[i] == m->msn;
+			free(msns);
+			return hit;
+		}
+		return imap_seqset_contains(&k->set, val, star);
+	}
+	case K_LARGER:
+		return get_rec(m)->size > k->num;
+	case K_SMALLER:
+		return get_rec(m)->size < k->num;
+	case K_MODSEQ:
+		return m->vm->modseq >= k->num;
+	case K_BEFORE:
+	case K_ON:
+	case K_SINCE:
+	case K_SENTBEFORE:
+	case K_SENTON:
+	case K_SENTSINCE:
+		return eval_date(m, k);
+	case K_HEADER:
+		return match_header(m, k->name, k->value);
+	case K_BODY:
+	case K_TEXT: {
+		const struct mime_message *mime = get_mime(m);
+		size_t off = 0;
+
+		if (load_data(m) < 0)
+			return 0;
+		if (k->type == K_BODY && mime != NULL)
+			off = mime->parts[0].body_off;
+		return off <= m->len &&
+		       contains_ci(m->data + off, m->len - off, k->value);
+	}
+	case K_NOT:
+		return !eval(m, &k->sub[0]);
+	case K_OR:
+		return eval(m, &k->sub[0]) || eval(m, &k->sub[1]);
+	case K_AND:
+		for (size_t i = 0; i < k->nsub; i++)
+			if (!eval(m, &k->sub[i]))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+#define R_MIN 0x1
+#define R_MAX 0x2
+#define R_ALL 0x4
+#define R_COUNT 0x8
+#define R_SAVE 0x10
+
+static int parse_return(const struct imap_arg *a, unsigned *ret_r)
+{
+	*ret_r = 0;
+	for (size_t i = 0; i < a->count; i++) {
+		const char *o = imap_arg_string(&a->list[i]);
+
+		if (o == NULL)
+			return -1;
+		if (strcasecmp(o, "MIN") == 0)
+			*ret_r |= R_MIN;
+		else if (strcasecmp(o, "MAX") == 0)
+			*ret_r |= R_MAX;
+		else if (strcasecmp(o, "ALL") == 0)
+			*ret_r |= R_ALL;
+		else if (strcasecmp(o, "COUNT") == 0)
+			*ret_r |= R_COUNT;
+		else if (strcasecmp(o, "SAVE") == 0)
+			*ret_r |= R_SAVE;
+		else
+			return -1;
+	}
+	if (a->count == 0)
+		*ret_r = R_ALL;
+	return 0;
+}
+
+static void write_result(struct imap_session *s, const struct imap_command *cmd,
+			 unsigned ret, int esearch, const uint32_t *res,
+			 size_t n)
+{
+	struct strbuf b;
+
+	strbuf_init(&b);
+	if (!esearch) {
+		strbuf_adds(&b, "* SEARCH");
+		for (size_t i = 0; i < n; i++)
+			strbuf_printf(&b, " %u", res[i]);
+	} else {
+		strbuf_adds(&b, "* ESEARCH (TAG ");
+		imap_write_string(&b, cmd->tag, strlen(cmd->tag));
+		strbuf_addc(&b, ')');
+		if (cmd->uid)
+			strbuf_adds(&b, " UID");
+		if ((ret & R_MIN) && n > 0)
+			strbuf_printf(&b, " MIN %u", res[0]);
+		if ((ret & R_MAX) && n > 0)
+			strbuf_printf(&b, " MAX %u", res[n - 1]);
+		if (ret & R_COUNT)
+			strbuf_printf(&b, " COUNT %zu", n);
+		if ((ret & R_ALL) && n > 0) {
+			strbuf_adds(&b, " ALL ");
+			imap_seqset_write(&b, res, n);
+		}
+	}
+	strbuf_add(&b, "\r\n", 2);
+	if (!esearch || b.len > 0)
+		imap_write(s, b.data, b.len);
+	strbuf_free(&b);
+}
+
+void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
+{
+	struct key root;
+	struct imap_view_info vi;
+	size_t start = 0;
+	unsigned ret = 0;
+	int esearch = 0;
+	uint32_t n = imap_view_count(s->view), k = 0, *res, *uids;
+
+	memset(&root, 0, sizeof(root));
+	if (cmd->nargs >= 2 && imap_arg_is_atom(&cmd->args[0], "RETURN") &&
+	    cmd->args[1].type == IMAP_ARG_LIST) {
+		if (parse_return(&cmd->args[1], &ret) < 0) {
+			imap_bad(s, NULL, "Invalid RETURN options");
+			return;
+		}
+		esearch = ret != R_SAVE;
+		start = 2;
+	}
+	if (start + 2 <= cmd->nargs &&
+	    imap_arg_is_atom(&cmd->args[start], "CHARSET")) {
+		const char *cs = imap_arg_string(&cmd->args[start + 1]);
+
+		if (cs == NULL || (strcasecmp(cs, "UTF-8") != 0 &&
+				   strcasecmp(cs, "US-ASCII") != 0)) {
+			imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+				"Unsupported charset");
+			return;
+		}
+		start += 2;
+	}
+	if (start >= cmd->nargs ||
+	    parse_list(cmd->args + start, cmd->nargs - start, &root) < 0) {
+		key_free(&root);
+		imap_bad(s, NULL, "Invalid SEARCH criteria");
+		return;
+	}
+	imap_view_info(s->view, &vi);
+	res = xcalloc(n + 1, sizeof(*res));
+	uids = xcalloc(n + 1, sizeof(*uids));
+	for (uint32_t i = 1; i <= n; i++) {
+		struct msg_ctx m;
+
+		memset(&m, 0, sizeof(m));
+		m.s = s;
+		m.mailbox_id = vi.mailbox_id;
+		m.msn = i;
+		m.vm = imap_view_msg(s->view, i);
+		if (!m.vm->expunged && eval(&m, &root)) {
+			uids[k] = m.vm->uid;
+			res[k++] = cmd->uid ? m.vm->uid : i;
+		}
+		mime_message_free(&m.mime);
+		free(m.data);
+	}
+	if (ret & R_SAVE)
+		imap_view_save_result(s->view, uids, k);
+	if (!(ret == R_SAVE))
+		write_result(s, cmd, ret, esearch, res, k);
+	free(res);
+	free(uids);
+	key_free(&root);
+	imap_ok(s, NULL, "SEARCH completed");
+}
+
+void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
+{
+	(void)cmd;
+	imap_no(s, "CANNOT", "SORT is not available yet");
+}
+
+void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
+{
+	(void)cmd;
+	imap_no(s, "CANNOT", "THREAD is not available yet");
+}

@@ -1,0 +1,308 @@
+/*
+ * imap_store.c - STORE (RFC 3501 6.4.6, UNCHANGEDSINCE: RFC 7162 3.1.3),
+ * COPY (COPYUID: RFC 4315) and MOVE (RFC 6851), sequence and UID forms.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "mailstore.h"
+#include "strbuf.h"
+#include "store/imap.h"
+#include "store/store.h"
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} sysflags[] = {
+	{"\\Seen", MSTORE_F_SEEN},	 {"\\Answered", MSTORE_F_ANSWERED},
+	{"\\Flagged", MSTORE_F_FLAGGED}, {"\\Deleted", MSTORE_F_DELETED},
+	{"\\Draft", MSTORE_F_DRAFT},
+};
+
+/* One flag atom into flags or kw[]; -1 when invalid. */
+static int flag_add(const struct imap_arg *a, uint32_t *flags,
+		    const char **kw, size_t *nkw)
+{
+	const char *f = imap_arg_string(a);
+
+	if (f == NULL || a->type != IMAP_ARG_ATOM)
+		return -1;
+	if (f[0] == '\\') {
+		for (size_t k = 0; k < sizeof(sysflags) / sizeof(*sysflags); k++)
+			if (strcasecmp(f, sysflags[k].name) == 0) {
+				*flags |= sysflags[k].bit;
+				return 0;
+			}
+		/* \Recent cannot be stored; other \x are unknown */
+		return -1;
+	}
+	if (strlen(f) > MSTORE_KEYWORD_MAX || *nkw >= MSTORE_MAX_KEYWORDS)
+		return -1;
+	kw[(*nkw)++] = f;
+	return 0;
+}
+
+static void send_flags(struct imap_session *s, uint32_t msn, int uid)
+{
+	struct imap_view_msg *m = imap_view_msg(s->view, msn);
+	struct strbuf b;
+
+	strbuf_init(&b);
+	strbuf_printf(&b, "* %u FETCH (FLAGS ", msn);
+	imap_view_write_flags(s->view, m, &b);
+	if (uid)
+		strbuf_printf(&b, " UID %u", m->uid);
+	if (s->enabled & IMAP_EN_CONDSTORE)
+		strbuf_printf(&b, " MODSEQ (%llu)",
+			      (unsigned long long)m->modseq);
+	strbuf_adds(&b, ")\r\n");
+	imap_write(s, b.data, b.len);
+	strbuf_free(&b);
+}
+
+struct store_req {
+	struct mstore_flag_change chg;
+	const char *kw[MSTORE_MAX_KEYWORDS + 1];
+	size_t nkw;
+	int silent;
+};
+
+static int parse_store(struct imap_session *s, const struct imap_command *cmd,
+		       struct store_req *r)
+{
+	size_t i = 1;
+	const char *item;
+
+	memset(r, 0, sizeof(*r));
+	if (cmd->args[i].type == IMAP_ARG_LIST) {
+		const struct imap_arg *m = &cmd->args[i];
+		char *end;
+
+		if (m->count != 2 ||
+		    !imap_arg_is_atom(&m->list[0], "UNCHANGEDSINCE") ||
+		    imap_arg_string(&m->list[1]) == NULL)
+			return -1;
+		r->chg.unchangedsince = strtoull(m->list[1].str, &end, 10);
+		if (*end != '\0')
+			return -1;
+		s->enabled |= IMAP_EN_CONDSTORE;
+		i++;
+	}
+	item = imap_arg_string(&cmd->args[i]);
+	if (item == NULL || i + 1 >= cmd->nargs)
+		return -1;
+	if (item[0] == '+')
+		r->chg.op = MSTORE_FLAGS_ADD, item++;
+	else if (item[0] == '-')
+		r->chg.op = MSTORE_FLAGS_REMOVE, item++;
+	else
+		r->chg.op = MSTORE_FLAGS_REPLACE;
+	if (strcasecmp(item, "FLAGS.SILENT") == 0)
+		r->silent = 1;
+	else if (strcasecmp(item, "FLAGS") != 0)
+		return -1;
+	for (i++; i < cmd->nargs; i++) {
+		const struct imap_arg *a = &cmd->args[i];
+
+		if (a->type == IMAP_ARG_LIST) {
+			for (size_t k = 0; k < a->count; k++)
+				if (flag_add(&a->list[k], &r->chg.flags, r->kw,
+					     &r->nkw) < 0)
+					return -1;
+		} else if (flag_add(a, &r->chg.flags, r->kw, &r->nkw) < 0) {
+			return -1;
+		}
+	}
+	r->kw[r->nkw] = NULL;
+	r->chg.keywords = r->nkw > 0 ? r->kw : NULL;
+	return 0;
+}
+
+void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
+{
+	struct store_req r;
+	struct imap_seqset set;
+	struct imap_view_info vi;
+	struct mstore_msg *changed = NULL;
+	uint32_t *msns = NULL, *uids, *failed = NULL;
+	size_t n = 0, nchanged = 0, nfailed = 0;
+	const char *err;
+	enum mstore_err e;
+
+	if (imap_seqset_parse(imap_arg_string(&cmd->args[0]), &set, &err) < 0) {
+		imap_bad(s, NULL, "%s", err);
+		return;
+	}
+	if (parse_store(s, cmd, &r) < 0) {
+		imap_seqset_free(&set);
+		imap_bad(s, NULL, "Invalid STORE arguments");
+		return;
+	}
+	imap_view_info(s->view, &vi);
+	if (vi.readonly) {
+		imap_seqset_free(&set);
+		imap_no(s, "READ-ONLY", "Mailbox is read-only");
+		return;
+	}
+	if (imap_view_resolve(s, &set, cmd->uid, &msns, &n) < 0) {
+		imap_seqset_free(&set);
+		imap_bad(s, NULL, "Invalid message sequence number");
+		return;
+	}
+	imap_seqset_free(&set);
+	uids = xcalloc(n + 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = imap_view_msg(s->view, msns[i])->uid;
+	e = n > 0 ? mstore_flags_store(s->st->ms, vi.mailbox_id, uids, n,
+				       &r.chg, &changed, &nchanged, &failed,
+				       &nfailed)
+		  : MSTORE_OK;
+	free(uids);
+	if (e != MSTORE_OK) {
+		free(msns);
+		imap_no(s, e == MSTORE_E_LIMIT ? "LIMIT" : "SERVERBUG", "%s",
+			mstore_strerror(e));
+		return;
+	}
+	if (r.nkw > 0)
+		imap_view_reload_keywords(s);
+	for (size_t i = 0; i < nchanged; i++) {
+		uint32_t msn = imap_view_msn(s->view, changed[i].uid);
+		struct imap_view_msg *m = imap_view_msg(s->view, msn);
+
+		if (m == NULL)
+			continue;
+		m->flags = changed[i].flags;
+		m->keywords = changed[i].keywords;
+		m->modseq = changed[i].modseq;
+		if (r.silent && r.chg.unchangedsince != 0)
+			send_flags(s, msn, cmd->uid); /* RFC 7162 3.2 */
+	}
+	if (!r.silent)
+		for (size_t i = 0; i < n; i++)
+			if (!imap_view_msg(s->view, msns[i])->expunged)
+				send_flags(s, msns[i], cmd->uid);
+	free(changed);
+	free(msns);
+	if (nfailed > 0) {
+		struct strbuf code;
+
+		strbuf_init(&code);
+		strbuf_adds(&code, "MODIFIED ");
+		if (!cmd->uid)
+			for (size_t i = 0; i < nfailed; i++)
+				failed[i] = imap_view_msn(s->view, failed[i]);
+		imap_seqset_write(&code, failed, nfailed);
+		free(failed);
+		imap_ok(s, code.data, "Conditional STORE failed");
+		strbuf_free(&code);
+		return;
+	}
+	free(failed);
+	imap_ok(s, NULL, "STORE completed");
+}
+
+/* ---- COPY / MOVE ------------------------------------------------------------ */
+
+void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
+{
+	int move = strcmp(cmd->name, "MOVE") == 0;
+	struct imap_seqset set;
+	struct imap_view_info vi;
+	struct mstore_mailbox dst;
+	struct mstore_uidmap *map = NULL;
+	uint32_t *msns = NULL, *uids, uidvalidity = 0;
+	size_t n = 0, nmap = 0;
+	const char *err;
+	char *name;
+	enum mstore_err e;
+	struct strbuf code;
+
+	if (imap_seqset_parse(imap_arg_string(&cmd->args[0]), &set, &err) < 0) {
+		imap_bad(s, NULL, "%s", err);
+		return;
+	}
+	if ((name = imap_mailbox_arg(s, &cmd->args[1])) == NULL) {
+		imap_seqset_free(&set);
+		return;
+	}
+	imap_view_info(s->view, &vi);
+	if (move && vi.readonly) {
+		imap_seqset_free(&set);
+		free(name);
+		imap_no(s, "READ-ONLY", "Mailbox is read-only");
+		return;
+	}
+	if (imap_view_resolve(s, &set, cmd->uid, &msns, &n) < 0) {
+		imap_seqset_free(&set);
+		free(name);
+		imap_bad(s, NULL, "Invalid message sequence number");
+		return;
+	}
+	imap_seqset_free(&set);
+	memset(&dst, 0, sizeof(dst));
+	e = mstore_mailbox_get(s->st->ms, s->user, name, &dst);
+	free(name);
+	if (e != MSTORE_OK) {
+		free(msns);
+		if (e == MSTORE_E_NOMAILBOX)
+			imap_no(s, "TRYCREATE", "No such mailbox");
+		else
+			imap_no(s, "SERVERBUG", "%s", mstore_strerror(e));
+		return;
+	}
+	uids = xcalloc(n + 1, sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = imap_view_msg(s->view, msns[i])->uid;
+	free(msns);
+	e = n > 0 ? mstore_copy(s->st->ms, vi.mailbox_id, uids, n, dst.id, move,
+				&map, &nmap, &uidvalidity)
+		  : MSTORE_OK;
+	mstore_mailbox_clear(&dst);
+	if (e != MSTORE_OK) {
+		free(uids);
+		imap_no(s, e == MSTORE_E_OVERQUOTA ? "OVERQUOTA" : "SERVERBUG",
+			"%s", mstore_strerror(e));
+		return;
+	}
+	strbuf_init(&code);
+	if (nmap > 0) {
+		uint32_t *a = xcalloc(nmap, sizeof(*a));
+		uint32_t *b = xcalloc(nmap, sizeof(*b));
+
+		for (size_t i = 0; i < nmap; i++) {
+			a[i] = map[i].src_uid;
+			b[i] = map[i].dst_uid;
+		}
+		strbuf_printf(&code, "COPYUID %u ", uidvalidity);
+		imap_seqset_write(&code, a, nmap);
+		strbuf_addc(&code, ' ');
+		imap_seqset_write(&code, b, nmap);
+		free(a);
+		free(b);
+	}
+	if (move) {
+		uint32_t *src = xcalloc(nmap + 1, sizeof(*src));
+
+		for (size_t i = 0; i < nmap; i++)
+			src[i] = map[i].src_uid;
+		/* RFC 6851 4.3: COPYUID goes out untagged, before EXPUNGEs */
+		if (code.len > 0)
+			imap_untagged(s, "OK [%s] Moved", code.data);
+		imap_view_expunged(s, src, nmap);
+		free(src);
+		imap_ok(s, NULL, "MOVE completed");
+	} else {
+		imap_ok(s, code.len > 0 ? code.data : NULL, "COPY completed");
+	}
+	strbuf_free(&code);
+	free(map);
+	free(uids);
+}
+
+void imap_cmd_move(struct imap_session *s, const struct imap_command *cmd)
+{
+	imap_cmd_copy(s, cmd);
+}
