@@ -1,0 +1,44 @@
+# Shared helpers for the benchmark scripts (sourced, not run).
+# Everything listens on 127.0.0.1 on free ports, lives in one temp dir, and
+# is stopped by PID on exit.
+
+BUILD=${BUILD:-build}
+BIN=$(cd "$(dirname "$0")/.." && pwd)/$BUILD/bin
+TOOLS=$(cd "$(dirname "$0")/.." && pwd)/$BUILD/bench
+PIDS=""
+
+bench_tmp() {
+	# Same filesystem for us and the peer, so fsync costs compare.
+	T=$(mktemp -d /var/tmp/rookery-bench.XXXXXX)
+	chmod 755 "$T"
+	trap bench_cleanup EXIT INT TERM
+}
+
+bench_cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	sleep 0.5
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	i=0
+	while ! /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { echo "bench: port $1 never opened" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# kv KEY LINE: the value of KEY=... in a key=value line
+kv() {
+	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}

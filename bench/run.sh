@@ -1,0 +1,9 @@
+#!/bin/sh
+# make bench: every benchmark, each against its peer in the same run.
+# Results go to stdout; copy them into bench/RESULTS.md with the date.
+set -eu
+cd "$(dirname "$0")/.."
+echo "# rookery bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores"
+for b in bench/lmtp.sh; do
+	sh "$b"
+done
