@@ -1,0 +1,5 @@
+require "fileinto";
+fileinto "Foo";
+fileinto "Foo";
+fileinto "INBOX";
+keep;

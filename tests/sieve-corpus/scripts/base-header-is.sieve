@@ -1,0 +1,2 @@
+require "fileinto";
+if header :is "subject" "Meeting tomorrow" { fileinto "Work"; }

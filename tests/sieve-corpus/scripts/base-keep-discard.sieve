@@ -1,0 +1,2 @@
+if header :contains "x-spam-flag" "yes" { discard; stop; }
+keep;

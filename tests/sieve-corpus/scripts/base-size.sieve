@@ -1,0 +1,3 @@
+require "fileinto";
+if size :over 600 { fileinto "Foo"; }
+elsif size :under 400 { fileinto "Work"; }

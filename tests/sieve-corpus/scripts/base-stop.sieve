@@ -1,0 +1,3 @@
+require "fileinto";
+if header :contains "subject" "a" { fileinto "Foo"; stop; }
+fileinto "Work";

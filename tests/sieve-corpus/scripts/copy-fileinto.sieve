@@ -1,0 +1,3 @@
+require ["copy", "fileinto"];
+fileinto :copy "Archive";
+if exists "list-id" { fileinto "Lists"; }

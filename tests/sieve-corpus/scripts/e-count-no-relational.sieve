@@ -1,0 +1,1 @@
+if header :count "gt" "subject" "1" { keep; }

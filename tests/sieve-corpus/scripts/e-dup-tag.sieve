@@ -1,0 +1,1 @@
+if header :is :is "subject" "x" { keep; }

@@ -1,0 +1,2 @@
+require "fileinto";
+if true { if true { if true { if true { if true { if true { fileinto "Deep"; } } } } } }

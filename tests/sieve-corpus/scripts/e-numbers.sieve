@@ -1,0 +1,1 @@
+if size :over 0K { if size :under 1G { keep; } }

@@ -1,0 +1,2 @@
+require "vacation";
+vacation :from "not valid" "x";

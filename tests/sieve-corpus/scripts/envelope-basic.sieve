@@ -1,0 +1,3 @@
+require ["envelope", "fileinto"];
+if envelope :is "from" "sender@example.net" { fileinto "Foo"; }
+if envelope :domain :is "to" "example.com" { fileinto "Work"; }

@@ -1,0 +1,2 @@
+require "fileinto";
+if address :is "to" "bob@example.com" { fileinto "Foo"; } else { fileinto "Work"; }

@@ -1,0 +1,3 @@
+require "fileinto";
+if header :contains "subject" "Grüße" { fileinto "Foo"; }
+if header :contains "from" "Jürgen" { fileinto "Work"; }

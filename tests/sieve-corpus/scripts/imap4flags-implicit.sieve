@@ -1,0 +1,3 @@
+require "imap4flags";
+if exists "x-spam-flag" { addflag "Junk"; }
+addflag "\\Seen";

@@ -1,0 +1,3 @@
+require ["imap4flags", "fileinto"];
+fileinto :flags ["\\Answered", "work"] "Work";
+keep :flags "\\Deleted";

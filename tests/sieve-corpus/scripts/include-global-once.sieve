@@ -1,0 +1,3 @@
+require ["include"];
+include :global :once "inc-spam";
+include :global :once "inc-spam";

@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include "inc-work";
+if exists "x-spam-flag" { fileinto "Foo"; }

@@ -1,0 +1,3 @@
+require ["mailbox", "fileinto"];
+if mailboxexists "Work" { fileinto "Work"; }
+if mailboxexists ["Foo", "NoSuchBox"] { fileinto "Foo"; }

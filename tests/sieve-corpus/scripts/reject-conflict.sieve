@@ -1,0 +1,3 @@
+require ["reject", "fileinto"];
+fileinto "Foo";
+if exists "x-spam-flag" { reject "rejected"; }

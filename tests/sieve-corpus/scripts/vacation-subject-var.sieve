@@ -1,0 +1,3 @@
+require ["vacation", "variables"];
+if header :matches "subject" "*" { set "subj" "${1}"; }
+vacation :subject "Re: ${subj}" "Away: ${subj}";

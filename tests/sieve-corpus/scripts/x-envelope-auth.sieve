@@ -1,0 +1,2 @@
+require ["envelope", "fileinto"];
+if envelope :contains "auth" "x" { fileinto "Foo"; }

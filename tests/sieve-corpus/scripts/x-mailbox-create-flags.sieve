@@ -1,0 +1,2 @@
+require ["mailbox", "fileinto", "imap4flags"];
+fileinto :create :flags "\\Seen" "Foo";

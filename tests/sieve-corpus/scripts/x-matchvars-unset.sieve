@@ -1,0 +1,2 @@
+require ["variables", "fileinto"];
+fileinto "v-${1}-${0}-${9}";

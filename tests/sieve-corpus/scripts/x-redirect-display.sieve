@@ -1,0 +1,1 @@
+redirect "Bob <bob@example.org>";

@@ -1,0 +1,4 @@
+require "imap4flags";
+addflag "\\SEEN";
+removeflag "\\seen";
+addflag "Foo";

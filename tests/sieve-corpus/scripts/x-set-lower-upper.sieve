@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set :lower :upper "a" "MiXeD";
+fileinto "${a}";

@@ -1,0 +1,3 @@
+require "fileinto";
+if header :is "x-empty" "" { fileinto "Foo"; }
+if exists "x-empty" { fileinto "Work"; }
