@@ -1,0 +1,380 @@
+/*
+ * proxy.c - the shared proxy engine (proxy.h): route, connect, backend
+ * login, splice with backpressure, session end.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
+
+#include "net.h"
+#include "strbuf.h"
+#include "mux/backend.h"
+#include "mux/mux.h"
+#include "mux/proxy.h"
+
+/* Splice flow control: stop reading one side while the other side has
+ * more than HIGH bytes queued, start again below LOW. */
+#define PROXY_OUT_HIGH (256 * 1024)
+#define PROXY_OUT_LOW (64 * 1024)
+
+long long mux_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void list_add(struct mux *m, struct proxy *p)
+{
+	p->next = m->proxies;
+	if (m->proxies != NULL)
+		m->proxies->prev = p;
+	m->proxies = p;
+	m->n_proxies++;
+}
+
+static void list_del(struct mux *m, struct proxy *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		m->proxies = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	m->n_proxies--;
+}
+
+char *proxy_plain_response(const struct proxy *p)
+{
+	const struct mux_config *cf = &p->m->conf;
+	struct strbuf raw;
+	unsigned char *out;
+	int n;
+
+	strbuf_init(&raw);
+	strbuf_adds(&raw, p->user);
+	strbuf_addc(&raw, '\0');
+	strbuf_adds(&raw, cf->proxy_identity);
+	strbuf_addc(&raw, '\0');
+	strbuf_adds(&raw, cf->proxy_password ? cf->proxy_password : "");
+	out = xmalloc(4 * ((raw.len + 2) / 3) + 1);
+	n = EVP_EncodeBlock(out, (const unsigned char *)raw.data,
+			    (int)raw.len);
+	out[n < 0 ? 0 : n] = '\0';
+	explicit_bzero(raw.data, raw.len);
+	strbuf_free(&raw);
+	return (char *)out;
+}
+
+void proxy_backend_printf(struct proxy *p, const char *fmt, ...)
+{
+	struct strbuf b;
+	va_list ap;
+
+	if (p->b == NULL)
+		return;
+	strbuf_init(&b);
+	va_start(ap, fmt);
+	strbuf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	backend_write(p->b, b.data, b.len);
+	explicit_bzero(b.data, b.len);
+	strbuf_free(&b);
+}
+
+/* --- the end of a session ------------------------------------------------ */
+
+static void proxy_fail(struct proxy *p, enum proxy_fail why,
+		       const char *detail)
+{
+	static const char *const names[] = {"no_route", "unavailable",
+					    "refused", "too_many"};
+	char q[128];
+
+	log_info("event=proxy_failed session=%s proto=%s user=%s store=%s "
+		 "reason=%s detail=%s",
+		 conn_id(p->c), p->proto->name, log_q(q, sizeof(q), p->user),
+		 p->store[0] ? p->store : "-", names[why],
+		 detail ? detail : "-");
+	if (why == PROXY_FAIL_UNAVAILABLE || why == PROXY_FAIL_REFUSED)
+		p->m->stats.backend_failures++;
+	backend_free(&p->b);
+	if (p->user_slot) {
+		limits_user_leave(p->m, p->user);
+		p->user_slot = 0;
+	}
+	p->ending = 1;
+	p->proto->failed(p, why);
+	conn_resume(p->c);
+	*p->slot = NULL;
+	proxy_free(&p, "failed");
+}
+
+/* Mid-session: goodbye to the client and close it (the front's close
+ * callback frees p). */
+static void proxy_end(struct proxy *p, const char *why)
+{
+	if (p->ending)
+		return;
+	p->ending = 1;
+	backend_free(&p->b);
+	p->proto->bye(p, why);
+	conn_close(p->c);
+}
+
+void proxy_free(struct proxy **pp, const char *reason)
+{
+	struct proxy *p = *pp;
+	char q[128];
+
+	if (p == NULL)
+		return;
+	*pp = NULL;
+	if (p->spliced)
+		log_info("event=session_end session=%s proto=%s user=%s "
+			 "store=%s bytes_in=%llu bytes_out=%llu "
+			 "duration_ms=%lld reason=%s",
+			 conn_id(p->c), p->proto->name,
+			 log_q(q, sizeof(q), p->user), p->store, p->bytes_up,
+			 p->bytes_down, mux_now_ms() - p->t_start_ms, reason);
+	backend_free(&p->b);
+	if (p->user_slot)
+		limits_user_leave(p->m, p->user);
+	net_timer_free(&p->kill_timer);
+	list_del(p->m, p);
+	strbuf_free(&p->text);
+	free(p->user);
+	free(p->mech);
+	free(p->addr);
+	free(p);
+}
+
+/* --- splice ---------------------------------------------------------------- */
+
+static void client_drained(struct conn *c);
+
+static void client_raw(struct conn *c, struct evbuffer *in)
+{
+	struct proxy *p = *(struct proxy **)conn_ctx(c);
+	size_t n = evbuffer_get_length(in);
+
+	if (p == NULL || p->b == NULL || p->ending) {
+		evbuffer_drain(in, n);
+		return;
+	}
+	p->bytes_up += n;
+	backend_move(p->b, in, n);
+	if (backend_output_pending(p->b) > PROXY_OUT_HIGH) {
+		conn_pause(c);
+		backend_on_drain(p->b, PROXY_OUT_LOW);
+	}
+}
+
+static void backend_raw(struct backend *b, struct evbuffer *in, void *arg)
+{
+	struct proxy *p = arg;
+	struct evbuffer_iovec v[8];
+	int n, i;
+
+	(void)b;
+	while (evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		for (i = 0; i < n; i++) {
+			conn_write(p->c, v[i].iov_base, v[i].iov_len);
+			p->bytes_down += v[i].iov_len;
+			evbuffer_drain(in, v[i].iov_len);
+		}
+	}
+	if (conn_output_pending(p->c) > PROXY_OUT_HIGH) {
+		backend_pause(p->b);
+		conn_on_drain(p->c, PROXY_OUT_LOW, client_drained);
+	}
+}
+
+static void client_drained(struct conn *c)
+{
+	struct proxy *p = *(struct proxy **)conn_ctx(c);
+
+	if (p != NULL && p->b != NULL)
+		backend_resume(p->b);
+}
+
+static void backend_drained(struct backend *b, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)b;
+	conn_resume(p->c);
+}
+
+static void splice_start(struct proxy *p)
+{
+	char q[128];
+
+	p->spliced = 1;
+	p->m->stats.logins++;
+	p->t_start_ms = mux_now_ms();
+	log_info("event=login session=%s proto=%s user=%s client=%s store=%s "
+		 "backend=%s mech=%s tls=%d",
+		 conn_id(p->c), p->proto->name, log_q(q, sizeof(q), p->user),
+		 conn_peer(p->c), p->store, p->addr, p->mech,
+		 conn_is_tls(p->c));
+	backend_set_timeout(p->b, 0);
+	p->proto->ready(p);
+	conn_set_idle_timeout(p->c, p->m->conf.postauth_idle);
+	backend_set_raw(p->b, 1);
+	conn_set_raw(p->c, client_raw);
+	conn_resume(p->c);
+}
+
+/* --- backend callbacks -------------------------------------------------- */
+
+static void on_connected(struct backend *b, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)b;
+	log_debug("event=backend_connected session=%s backend=%s",
+		  conn_id(p->c), p->addr);
+}
+
+static void on_line(struct backend *b, char *line, size_t len, void *arg)
+{
+	struct proxy *p = arg;
+	enum proxy_login r;
+
+	(void)b;
+	if (p->spliced || p->ending)
+		return;
+	r = p->proto->login_line(p, line, len);
+	p->step++;
+	if (r == PROXY_LOGIN_OK)
+		splice_start(p);
+	else if (r == PROXY_LOGIN_FAIL)
+		proxy_fail(p, PROXY_FAIL_REFUSED, "backend login refused");
+}
+
+static void on_error(struct backend *b, const char *why, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)b;
+	if (!p->spliced) {
+		proxy_fail(p, PROXY_FAIL_UNAVAILABLE, why);
+		return;
+	}
+	log_info("event=backend_lost session=%s store=%s reason=%s",
+		 conn_id(p->c), p->store, why);
+	proxy_end(p, "backend connection lost");
+}
+
+static const struct backend_ops proxy_backend_ops = {
+	.connected = on_connected,
+	.line = on_line,
+	.raw = backend_raw,
+	.error = on_error,
+	.drained = backend_drained,
+};
+
+void proxy_start(struct mux *m, struct conn *c, void *front,
+		 const struct proxy_proto *proto, const char *user,
+		 const char *mech, struct proxy **slot)
+{
+	struct proxy *p = xcalloc(1, sizeof(*p));
+	struct route r;
+	enum route_result rr;
+	char *err = NULL;
+
+	p->m = m;
+	p->c = c;
+	p->front = front;
+	p->proto = proto;
+	p->user = xstrdup(user);
+	p->mech = xstrdup(mech ? mech : "?");
+	strbuf_init(&p->text);
+	p->slot = slot;
+	*slot = p;
+	list_add(m, p);
+	conn_pause(c);
+
+	if (limits_user_enter(m, user) < 0) {
+		m->stats.refused_user++;
+		proxy_fail(p, PROXY_FAIL_TOO_MANY, "max_per_user");
+		return;
+	}
+	p->user_slot = 1;
+	rr = route_resolve(m, user, proto->svc, 0, &r);
+	if (rr != ROUTE_OK) {
+		proxy_fail(p, rr == ROUTE_NO_USER ? PROXY_FAIL_NO_ROUTE
+						  : PROXY_FAIL_UNAVAILABLE,
+			   rr == ROUTE_DOWN ? "store down" : "directory");
+		return;
+	}
+	memcpy(p->store, r.store, sizeof(p->store));
+	p->addr = r.addr;
+	r.addr = NULL;
+	p->b = backend_connect(m, p->addr, m->conf.connect_timeout_ms,
+			       &proxy_backend_ops, p, &err);
+	if (p->b == NULL) {
+		proxy_fail(p, PROXY_FAIL_UNAVAILABLE, err);
+		free(err);
+	}
+}
+
+/* --- directory changes ---------------------------------------------------- */
+
+static void kill_fired(void *arg)
+{
+	struct proxy *p = arg;
+
+	p->m->stats.sessions_killed++;
+	log_info("event=session_moved session=%s user=%s store=%s",
+		 conn_id(p->c), p->user, p->store);
+	proxy_end(p, "store moved");
+}
+
+static int still_valid(struct proxy *p)
+{
+	struct route r;
+	int ok;
+
+	if (route_resolve(p->m, p->user, p->proto->svc, 1, &r) != ROUTE_OK)
+		return 0;
+	ok = strcmp(r.store, p->store) == 0 && p->addr != NULL &&
+	     strcmp(r.addr, p->addr) == 0;
+	route_clear(&r);
+	return ok;
+}
+
+void proxy_recheck_all(struct mux *m)
+{
+	for (struct proxy *p = m->proxies; p != NULL; p = p->next) {
+		if (!p->spliced || p->ending || p->kill_timer != NULL)
+			continue;
+		if (still_valid(p))
+			continue;
+		/* Spread the goodbyes so clients do not all reconnect in the
+		 * same instant. */
+		p->kill_timer = net_timer_new(m->net, kill_fired, p);
+		net_timer_start(p->kill_timer,
+				1 + mux_random(m->conf.kill_spread_ms + 1), 0);
+	}
+}
+
+unsigned proxy_count_store(const struct mux *m, const char *store)
+{
+	unsigned n = 0;
+
+	for (const struct proxy *p = m->proxies; p != NULL; p = p->next)
+		if (p->spliced && strcmp(p->store, store) == 0)
+			n++;
+	return n;
+}
