@@ -18,6 +18,7 @@ SAN      ?=
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 15
+TEST_FUZZ_SECONDS ?= 10
 
 ifeq ($(SAN),1)
 BUILD    := build/asan
@@ -104,7 +105,7 @@ run: deps all
 test: deps all
 	@$(MAKE) --no-print-directory check-unit
 	@$(MAKE) --no-print-directory SAN=1 all check-unit
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	@$(MAKE) --no-print-directory SAN=1 integration
 
 unit: all check-unit

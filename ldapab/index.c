@@ -173,11 +173,6 @@ void ab_keyset_free(struct keyset *ks)
 	memset(ks, 0, sizeof(*ks));
 }
 
-static int str_cmp(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
 static void ks_add(struct keyset *ks, const char *p, size_t len)
 {
 	if (ks->n == ks->cap) {
@@ -187,44 +182,42 @@ static void ks_add(struct keyset *ks, const char *p, size_t len)
 	ks->keys[ks->n++] = xstrndup(p, len);
 }
 
-static void ks_normalize(struct keyset *ks)
-{
-	size_t j = 0;
-
-	if (ks->n == 0)
-		return;
-	qsort(ks->keys, ks->n, sizeof(*ks->keys), str_cmp);
-	for (size_t i = 0; i < ks->n; i++) {
-		if (j > 0 && strcmp(ks->keys[j - 1], ks->keys[i]) == 0) {
-			free(ks->keys[i]);
-			continue;
-		}
-		ks->keys[j++] = ks->keys[i];
-	}
-	ks->n = j;
-}
-
-/* All entry keys under one index key. */
+/* All entry keys under one index key, read in bulk (DB_MULTIPLE). */
 static int lookup(DB *idx, const struct strbuf *tok, struct keyset *ks)
 {
+	size_t bufsize = 256 * 1024;
+	void *buf = xmalloc(bufsize);
+	u_int32_t flags = DB_SET | DB_MULTIPLE;
 	DBC *cur;
 	DBT k, d;
 	int rc;
 
-	if (idx->cursor(idx, NULL, &cur, 0) != 0)
+	if (idx->cursor(idx, NULL, &cur, 0) != 0) {
+		free(buf);
 		return -1;
+	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.data = tok->data;
 	k.size = (u_int32_t)tok->len;
-	d.flags = DB_DBT_REALLOC;
-	rc = cur->get(cur, &k, &d, DB_SET);
-	while (rc == 0) {
-		ks_add(ks, d.data, d.size);
-		rc = cur->get(cur, &k, &d, DB_NEXT_DUP);
+	d.data = buf;
+	d.ulen = (u_int32_t)bufsize;
+	d.flags = DB_DBT_USERMEM;
+	while ((rc = cur->get(cur, &k, &d, flags)) == 0) {
+		void *p, *data;
+		u_int32_t len;
+
+		DB_MULTIPLE_INIT(p, &d);
+		for (;;) {
+			DB_MULTIPLE_NEXT(p, &d, data, len);
+			if (p == NULL)
+				break;
+			ks_add(ks, data, len);
+		}
+		flags = DB_NEXT_DUP | DB_MULTIPLE;
 	}
 	cur->close(cur);
-	free(d.data);
+	free(buf);
 	return rc == DB_NOTFOUND ? 0 : -1;
 }
 
@@ -248,12 +241,31 @@ static void ks_intersect(struct keyset *a, struct keyset *b)
 	ab_keyset_free(b);
 }
 
+/* Both sets are sorted: a linear merge keeps the union sorted. */
 static void ks_union(struct keyset *a, struct keyset *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		ks_add(a, b->keys[i], strlen(b->keys[i]));
-	ab_keyset_free(b);
-	ks_normalize(a);
+	struct keyset out = {NULL, 0, 0};
+	size_t i = 0, j = 0;
+
+	out.cap = a->n + b->n;
+	out.keys = xmalloc((out.cap ? out.cap : 1) * sizeof(*out.keys));
+	while (i < a->n || j < b->n) {
+		int c = i == a->n   ? 1
+			: j == b->n ? -1
+				    : strcmp(a->keys[i], b->keys[j]);
+
+		if (c <= 0) {
+			out.keys[out.n++] = a->keys[i++];
+			if (c == 0)
+				free(b->keys[j++]);
+		} else {
+			out.keys[out.n++] = b->keys[j++];
+		}
+	}
+	free(a->keys);
+	free(b->keys);
+	*a = out;
+	memset(b, 0, sizeof(*b));
 }
 
 static int cand_substr(DB *idx, const struct filter *f, struct keyset *ks)
@@ -295,7 +307,8 @@ static int cand_substr(DB *idx, const struct filter *f, struct keyset *ks)
 			ab_keyset_free(&one);
 			break;
 		}
-		ks_normalize(&one);
+		/* Duplicates come back in DB_DUPSORT's byte order, which is
+		 * strcmp() order: already a sorted set. */
 		if (first) {
 			*ks = one;
 			first = 0;
@@ -330,7 +343,6 @@ static int cand_eq(DB *idx, const struct filter *f, struct keyset *ks)
 	strbuf_addc(&tok, '=');
 	strbuf_add(&tok, sb.data, sb.len);
 	rc = lookup(idx, &tok, ks);
-	ks_normalize(ks);
 	strbuf_free(&tok);
 	strbuf_free(&sb);
 	return rc < 0 ? -1 : 1;

@@ -23,6 +23,8 @@ struct attr_sel {
 	int all_op;   /* "+" (RFC 3673) */
 	const struct berval *names;
 	size_t n;
+	/* names resolved once per search (NULL: not a known type) */
+	const struct schema_attr *types[128];
 };
 
 void ab_attr_sel_init(struct attr_sel *sel, const struct berval *names,

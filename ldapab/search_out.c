@@ -25,7 +25,11 @@ void ab_attr_sel_init(struct attr_sel *sel, const struct berval *names,
 	sel->names = names;
 	sel->n = n;
 	sel->all_user = n == 0;
-	for (size_t i = 0; i < n; i++) {
+	if (sel->n > 128)
+		sel->n = 128;
+	for (size_t i = 0; i < sel->n; i++) {
+		sel->types[i] = ab_schema_attr_find(names[i].bv_val,
+						    names[i].bv_len);
 		if (ab_bv_eq(&names[i], "*"))
 			sel->all_user = 1;
 		else if (ab_bv_eq(&names[i], "+"))
@@ -45,8 +49,7 @@ int ab_attr_sel_wants(const struct attr_sel *sel, const struct schema_attr *t,
 	for (size_t i = 0; i < sel->n; i++) {
 		const struct berval *b = &sel->names[i];
 
-		if (t != NULL ? ab_schema_attr_find(b->bv_val, b->bv_len) == t
-			      : ab_bv_eq_ci(b, name))
+		if (t != NULL ? sel->types[i] == t : ab_bv_eq_ci(b, name))
 			return 1;
 	}
 	return 0;
@@ -67,6 +70,9 @@ static void put_virtual(BerElement *ber, const struct attr_sel *sel,
 {
 	struct berval v;
 
+	/* Cheap when nothing operational was asked for (the usual case). */
+	if (!sel->all_op && sel->n == 0)
+		return;
 	if (!ab_attr_sel_wants(sel, ab_schema_attr_findz(name), name))
 		return;
 	v.bv_val = (char *)value;

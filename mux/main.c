@@ -40,19 +40,6 @@ static const struct mux_proto mux_protos[] = {
 	{"control", &mux_control_ops, 0, 1},
 };
 
-static unsigned long long rnd_state;
-
-unsigned mux_random(unsigned n)
-{
-	/* xorshift64*: jitter only, nothing secret */
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	if (n == 0)
-		return 0;
-	return (unsigned)((rnd_state * 2685821657736338717ull) >> 33) % n;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -203,8 +190,6 @@ int main(int argc, char **argv)
 	if (config_get_int(m.sec, "max_connections", 20000, &maxconn, &err) <
 	    0)
 		fatalx("event=config_error error=\"%s\"", err);
-	rnd_state = ((unsigned long long)time(NULL) << 20) ^
-		    (unsigned long long)getpid() ^ 0x9e3779b97f4a7c15ull;
 	m.started = (long long)time(NULL);
 
 	tls_ctx = tls_setup(&m);

@@ -143,7 +143,7 @@ void limits_fail(struct mux *m, const char *ip);
 int limits_ip_blocked(struct mux *m, const char *ip);
 unsigned limits_ips_tracked(const struct mux *m);
 
-/* --- main.c ---------------------------------------------------------------- */
+/* --- proxy.c ------------------------------------------------------------- */
 
 /* A pseudo-random number in [0, n) (jitter). */
 unsigned mux_random(unsigned n);

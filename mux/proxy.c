@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <openssl/evp.h>
@@ -20,6 +21,22 @@
  * more than HIGH bytes queued, start again below LOW. */
 #define PROXY_OUT_HIGH (256 * 1024)
 #define PROXY_OUT_LOW (64 * 1024)
+
+unsigned mux_random(unsigned n)
+{
+	/* xorshift64*: jitter only, nothing secret */
+	static unsigned long long x;
+
+	if (x == 0)
+		x = ((unsigned long long)time(NULL) << 20) ^
+		    (unsigned long long)getpid() ^ 0x9e3779b97f4a7c15ull;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	if (n == 0)
+		return 0;
+	return (unsigned)((x * 2685821657736338717ull) >> 33) % n;
+}
 
 long long mux_now_ms(void)
 {

@@ -33,9 +33,9 @@ static void write_caps(struct sieve_front *s)
 	strbuf_init(&b);
 	strbuf_printf(&b, "\"IMPLEMENTATION\" \"Rookery\"\r\n"
 			  "\"SASL\" \"%s\"\r\n\"SIEVE\" \"%s\"\r\n",
-		      front_plaintext_ok(&s->f) ? front_mechanisms(&s->f)
-						: front_mechanisms(&s->f),
-		      s->f.m->conf.sieve_extensions);
+		      front_mechanisms(&s->f), s->f.m->conf.sieve_extensions);
+	if (strstr(s->f.m->conf.sieve_extensions, "enotify") != NULL)
+		strbuf_adds(&b, "\"NOTIFY\" \"mailto\"\r\n");
 	if (!conn_is_tls(s->f.c) && s->f.m->has_tls)
 		strbuf_adds(&b, "\"STARTTLS\"\r\n");
 	strbuf_adds(&b, "\"VERSION\" \"1.0\"\r\nOK \"Rookery ManageSieve "
@@ -189,7 +189,16 @@ static void dispatch(struct sieve_front *s)
 		write_caps(s);
 		return;
 	} else if (strcasecmp(name, "NOOP") == 0) {
-		conn_puts(s->f.c, "OK \"NOOP completed\"\r\n");
+		/* RFC 5804 section 2.11: an argument comes back as a TAG */
+		const char *arg = tokcmd_str(&s->tc, 1);
+
+		if (arg != NULL && s->tc.t[1].type == TOK_STRING &&
+		    strlen(arg) == s->tc.t[1].len &&
+		    strpbrk(arg, "\"\\") == NULL)
+			conn_printf(s->f.c, "OK (TAG \"%s\") \"Done\"\r\n",
+				    arg);
+		else
+			conn_puts(s->f.c, "OK \"NOOP completed\"\r\n");
 		return;
 	} else if (strcasecmp(name, "LOGOUT") == 0) {
 		conn_puts(s->f.c, "OK \"Logout completed\"\r\n");

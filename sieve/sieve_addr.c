@@ -116,7 +116,9 @@ static void add_addr(struct sv_addr **out, size_t *n, const char *s, size_t len)
 		a->domain = xstrndup(at + 1, (size_t)(p + l - at - 1));
 		free(a->all);
 		strbuf_reset(&sb);
-		strbuf_printf(&sb, "%s@%s", a->local, a->domain);
+		strbuf_adds(&sb, a->local);
+		strbuf_addc(&sb, '@');
+		strbuf_adds(&sb, a->domain);
 		a->all = xstrndup(sb.data, sb.len);
 	}
 	strbuf_free(&sb);

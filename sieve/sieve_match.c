@@ -100,6 +100,9 @@ static bool ch_eq(enum sv_cmp cmp, char a, char b)
 	return a == b;
 }
 
+/* Below this many steps the simple loops beat folding copies + memmem. */
+#define SV_NAIVE_WORK 65536
+
 /* An ASCII-lower-cased copy (i;ascii-casemap folds ASCII only). */
 static char *fold_copy(const char *s, size_t len)
 {
@@ -120,8 +123,19 @@ static bool contains(enum sv_cmp cmp, const char *v, size_t vlen, const char *k,
 		return memmem(v, vlen, k, klen) != NULL;
 	if (klen > vlen)
 		return false;
-	/* fold both and use memmem (linear time, even for a long key in
-	 * a big body) */
+	if (vlen * klen <= SV_NAIVE_WORK) {
+		for (size_t i = 0; i + klen <= vlen; i++) {
+			size_t j = 0;
+
+			while (j < klen && ch_eq(cmp, v[i + j], k[j]))
+				j++;
+			if (j == klen)
+				return true;
+		}
+		return false;
+	}
+	/* fold both and use memmem: linear time, even for a long key in a
+	 * big body */
 	char *fv = fold_copy(v, vlen), *fk = fold_copy(k, klen);
 	bool found = memmem(fv, vlen, fk, klen) != NULL;
 
@@ -156,7 +170,8 @@ struct glob {
 	size_t n;
 	enum sv_cmp cmp;
 	const char *v;
-	const char *fold; /* v, ASCII-lower-cased for casemap */
+	const char *fold; /* v, ASCII-lower-cased for casemap; NULL for
+			     short values (simple search) */
 	size_t vlen;
 	struct sv_caps *caps;
 	unsigned nwild; /* wildcards seen so far, for capture numbering */
@@ -213,9 +228,22 @@ static size_t find_literal(const struct glob *g, size_t a, size_t b, size_t pos,
 			   size_t limit)
 {
 	size_t n = b - a;
-	char stack[64], *needle = n <= sizeof(stack) ? stack : xmalloc(n);
+	char stack[64], *needle;
 	const char *hit;
 
+	if (g->fold == NULL) { /* short value: simple search */
+		for (size_t s = pos; s + n <= limit; s++) {
+			size_t i = 0;
+
+			while (i < n &&
+			       ch_eq(g->cmp, g->v[s + i], g->e[a + i].c))
+				i++;
+			if (i == n)
+				return s;
+		}
+		return SIZE_MAX;
+	}
+	needle = n <= sizeof(stack) ? stack : xmalloc(n);
 	for (size_t i = 0; i < n; i++)
 		needle[i] = g->cmp == SV_CMP_CASEMAP
 				? (char)lc((unsigned char)g->e[a + i].c)
@@ -349,9 +377,11 @@ static bool matches(enum sv_cmp cmp, const char *v, size_t vlen, const char *k,
 		caps->n = 1;
 		caps->len[0] = vlen;
 	}
-	g.fold = cmp == SV_CMP_CASEMAP ? fold_copy(v, vlen) : v;
+	g.fold = vlen * klen <= SV_NAIVE_WORK ? NULL
+		 : cmp == SV_CMP_CASEMAP      ? fold_copy(v, vlen)
+					      : v;
 	ok = glob_run(&g);
-	if (g.fold != v)
+	if (g.fold != NULL && g.fold != v)
 		free((char *)g.fold);
 	if (g.e != stack)
 		free(g.e);

@@ -506,5 +506,16 @@ int sieve_execute(const struct sieve_script *script,
 	strbuf_free(&r.flags);
 	sv_vars_free(&r.globals);
 	sv_hdr_index_free(&r.hdrs);
+	for (size_t i = 0; i < r.nhcache; i++) {
+		struct sv_hcache *hc = &r.hcache[i];
+
+		free(hc->name);
+		sieve_values_clear(&hc->dec);
+		for (size_t k = 0; k < hc->nfields; k++)
+			sv_addrs_free(hc->addrs[k], hc->naddrs[k]);
+		free(hc->addrs);
+		free(hc->naddrs);
+	}
+	free(r.hcache);
 	return ret;
 }

@@ -23,6 +23,14 @@ struct sv_loaded {
 	bool active;	/* on the include stack now */
 };
 
+struct sv_hcache {
+	char *name;
+	bool have_dec, have_addrs;
+	struct sieve_values dec; /* decoded values, message order */
+	struct sv_addr **addrs;	 /* per field: its parsed address list */
+	size_t *naddrs, nfields;
+};
+
 struct sv_run {
 	const struct sieve_msg *msg;
 	struct sieve_limits lim;
@@ -31,6 +39,8 @@ struct sv_run {
 	bool failed, stopped, returned, keep_cancelled;
 	struct strbuf flags; /* the internal flags variable, RFC 5232 3 */
 	struct sv_hdr_index hdrs;
+	struct sv_hcache *hcache; /* see sieve_test.c decoded_fields() */
+	size_t nhcache;
 	struct sv_vars globals;
 	struct sv_frame *frame;
 	unsigned depth;

@@ -124,67 +124,144 @@ static void field_values(struct sv_run *r, const struct sv_cmd *c,
 	apply_index(c, out);
 }
 
-static bool test_header(struct sv_run *r, const struct sv_cmd *c)
+/*
+ * The decoded (unfolded, RFC 2047) values of one header field name,
+ * computed once per run: typical scripts test Subject and From many times.
+ */
+static struct sv_hcache *hcache_get(struct sv_run *r, const char *name)
 {
-	struct sieve_values names = {0}, vals = {0}, raw;
-	struct strbuf d;
-	bool ok;
+	struct sv_hcache *hc;
 
-	strbuf_init(&d);
-	expand_list(r, &c->sl[SV_SL_P0], &names);
-	for (size_t i = 0; i < names.n; i++) {
-		memset(&raw, 0, sizeof(raw));
-		field_values(r, c, names.v[i], &raw);
-		for (size_t k = 0; k < raw.n; k++) {
-			strbuf_reset(&d);
-			sv_decode_header(raw.v[k], raw.len[k], &d);
-			sieve_values_add(&vals, d.data, d.len);
-		}
-		sieve_values_clear(&raw);
-	}
-	ok = match_values(r, c, &vals, &c->sl[SV_SL_P1]);
-	sieve_values_clear(&names);
-	sieve_values_clear(&vals);
-	strbuf_free(&d);
-	return ok;
+	for (size_t i = 0; i < r->nhcache; i++)
+		if (strcasecmp(r->hcache[i].name, name) == 0)
+			return &r->hcache[i];
+	r->hcache = xrealloc(r->hcache, (r->nhcache + 1) * sizeof(*r->hcache));
+	hc = &r->hcache[r->nhcache++];
+	memset(hc, 0, sizeof(*hc));
+	hc->name = xstrdup(name);
+	return hc;
 }
 
-static void addr_values(const struct sv_cmd *c, const char *text, size_t len,
-			struct sieve_values *vals)
+/* Parsed address lists of each field called name, once per run. */
+static const struct sv_hcache *address_fields(struct sv_run *r,
+					      const char *name)
 {
-	struct sv_addr *addrs;
-	size_t n = sv_addr_parse_list(text, len, &addrs);
-	struct strbuf p;
+	struct sv_hcache *hc = hcache_get(r, name);
+	struct sieve_values raw = {0};
+	struct strbuf u;
 
-	strbuf_init(&p);
-	for (size_t i = 0; i < n; i++) {
-		strbuf_reset(&p);
-		if (sv_addr_part(&addrs[i], (enum sv_addrpart)c->addrpart, &p))
-			sieve_values_add(vals, p.data, p.len);
+	if (hc->have_addrs)
+		return hc;
+	hc->have_addrs = true;
+	sv_msg_headers(r->msg, &r->hdrs, name, &raw);
+	hc->nfields = raw.n;
+	hc->addrs = xcalloc(raw.n, sizeof(*hc->addrs));
+	hc->naddrs = xcalloc(raw.n, sizeof(*hc->naddrs));
+	strbuf_init(&u);
+	for (size_t k = 0; k < raw.n; k++) {
+		strbuf_reset(&u);
+		sv_unfold(raw.v[k], raw.len[k], &u);
+		hc->naddrs[k] =
+		    sv_addr_parse_list(u.data, u.len, &hc->addrs[k]);
 	}
-	strbuf_free(&p);
-	sv_addrs_free(addrs, n);
+	strbuf_free(&u);
+	sieve_values_clear(&raw);
+	return hc;
+}
+
+static const struct sieve_values *decoded_fields(struct sv_run *r,
+						 const char *name)
+{
+	struct sv_hcache *hc = hcache_get(r, name);
+	struct sieve_values raw = {0};
+	struct strbuf d;
+
+	if (hc->have_dec)
+		return &hc->dec;
+	hc->have_dec = true;
+	sv_msg_headers(r->msg, &r->hdrs, name, &raw);
+	strbuf_init(&d);
+	for (size_t k = 0; k < raw.n; k++) {
+		strbuf_reset(&d);
+		sv_decode_header(raw.v[k], raw.len[k], &d);
+		sieve_values_add(&hc->dec, d.data, d.len);
+	}
+	strbuf_free(&d);
+	sieve_values_clear(&raw);
+	return &hc->dec;
+}
+
+/* Appends views (not copies) of the :index-selected values of src. */
+static void view_indexed(const struct sv_cmd *c, const struct sieve_values *src,
+			 struct sieve_values *view)
+{
+	size_t from = 0, to = src->n;
+
+	if (c->index != 0) {
+		if ((size_t)c->index > src->n)
+			return;
+		from = (c->flags & SV_F_LAST) ? src->n - (size_t)c->index
+					      : (size_t)c->index - 1;
+		to = from + 1;
+	}
+	for (size_t i = from; i < to; i++) {
+		if (view->n == view->cap) {
+			view->cap = view->cap ? view->cap * 2 : 8;
+			view->v = xrealloc(view->v, view->cap * sizeof(char *));
+			view->len =
+			    xrealloc(view->len, view->cap * sizeof(size_t));
+		}
+		view->v[view->n] = src->v[i];
+		view->len[view->n++] = src->len[i];
+	}
+}
+
+static bool test_header(struct sv_run *r, const struct sv_cmd *c)
+{
+	struct sieve_values names = {0}, view = {0};
+	bool ok;
+
+	expand_list(r, &c->sl[SV_SL_P0], &names);
+	for (size_t i = 0; i < names.n; i++)
+		view_indexed(c, decoded_fields(r, names.v[i]), &view);
+	ok = match_values(r, c, &view, &c->sl[SV_SL_P1]);
+	sieve_values_clear(&names);
+	free(view.v); /* the strings belong to the cache */
+	free(view.len);
+	return ok;
 }
 
 static bool test_address(struct sv_run *r, const struct sv_cmd *c)
 {
-	struct sieve_values names = {0}, vals = {0}, raw;
+	struct sieve_values names = {0}, vals = {0};
+	struct strbuf p;
 	bool ok;
 
+	strbuf_init(&p);
 	expand_list(r, &c->sl[SV_SL_P0], &names);
 	for (size_t i = 0; i < names.n; i++) {
-		memset(&raw, 0, sizeof(raw));
-		field_values(r, c, names.v[i], &raw);
-		for (size_t k = 0; k < raw.n; k++) {
-			struct strbuf u;
+		const struct sv_hcache *hc = address_fields(r, names.v[i]);
+		size_t from = 0, to = hc->nfields;
 
-			strbuf_init(&u);
-			sv_unfold(raw.v[k], raw.len[k], &u);
-			addr_values(c, u.data, u.len, &vals);
-			strbuf_free(&u);
+		if (c->index != 0) { /* :index picks a field (RFC 5260 6) */
+			if ((size_t)c->index > hc->nfields)
+				continue;
+			from = (c->flags & SV_F_LAST)
+				   ? hc->nfields - (size_t)c->index
+				   : (size_t)c->index - 1;
+			to = from + 1;
 		}
-		sieve_values_clear(&raw);
+		for (size_t k = from; k < to; k++) {
+			for (size_t j = 0; j < hc->naddrs[k]; j++) {
+				strbuf_reset(&p);
+				if (sv_addr_part(&hc->addrs[k][j],
+						 (enum sv_addrpart)c->addrpart,
+						 &p))
+					sieve_values_add(&vals, p.data, p.len);
+			}
+		}
 	}
+	strbuf_free(&p);
 	ok = match_values(r, c, &vals, &c->sl[SV_SL_P1]);
 	sieve_values_clear(&names);
 	sieve_values_clear(&vals);

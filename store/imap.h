@@ -215,6 +215,9 @@ enum imap_input {
 #define IMAP_MAX_AUTH_FAILURES 5
 #define IMAP_PREAUTH_TIMEOUT 60		/* seconds before login */
 #define IMAP_AUTH_TIMEOUT (30 * 60)	/* RFC 9051 5.4: at least 30 min */
+/* Replies queued beyond this stop input until they drain. */
+#define IMAP_OUTPUT_HIGH (4 * 1024 * 1024)
+#define IMAP_OUTPUT_LOW (512 * 1024)
 /* A non-synchronising literal past this closes the connection. */
 #define IMAP_MAX_DISCARD_LITERAL (64ull * 1024 * 1024)
 
@@ -249,11 +252,10 @@ struct imap_session {
 	/* literals */
 	struct mstore_spool *spools[16]; /* streamed APPEND literals */
 	size_t nspools;
-	uint64_t discard_left;		/* refused literal being skipped */
-	int discard_reply;		/* send BAD once it is skipped */
-	char *discard_tag;
 
 	struct imap_append *append;	/* APPEND delivery in flight */
+
+	int flow_paused;		/* waiting for queued output to drain */
 
 	unsigned bad_commands;
 	int closing;
@@ -377,7 +379,7 @@ void imap_write_datetime(struct strbuf *out, int64_t t, int32_t tz_minutes);
 
 /* imap_fetch.c, imap_store.c, imap_search.c (extended later) */
 imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
-	imap_cmd_search, imap_cmd_sort, imap_cmd_thread;
+	imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
 
 /* ---- the selected mailbox's view (imap_view.c) ---------------------------- */
 

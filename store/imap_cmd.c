@@ -64,6 +64,8 @@ static const struct imap_cmd_def imap_commands[] = {
 	{"MOVE", imap_cmd_move, SEL, NX | IMAP_CMDF_UID, 2, 2}, /* RFC 6851 */
 	{"SORT", imap_cmd_sort, SEL, NU, 3, -1},		/* RFC 5256 */
 	{"THREAD", imap_cmd_thread, SEL, NU, 3, -1},
+	/* RFC 6237 multi-mailbox ESEARCH (not advertised yet) */
+	{"ESEARCH", imap_cmd_esearch, AUTH | SEL, NX, 1, -1},
 };
 
 const struct imap_cmd_def *imap_cmd_lookup(const char *name)

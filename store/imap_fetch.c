@@ -320,9 +320,24 @@ static void write_slice(struct fetch_out *o, uint64_t off, uint64_t len)
 	}
 	imap_write(o->s, o->b.data, o->b.len);
 	strbuf_reset(&o->b);
-	if (conn_write_file(o->s->c, o->fd, (off_t)off, (off_t)len) < 0)
-		log_warnx("event=imap_fetch_file_failed session=%s",
-			  conn_id(o->s->c));
+	if (conn_write_file(o->s->c, o->fd, (off_t)off, (off_t)len) == 0)
+		return;
+	/* no fd to spare (EMFILE...): copy, the literal length is promised */
+	log_warnx("event=imap_fetch_file_fallback session=%s",
+		  conn_id(o->s->c));
+	while (len > 0) {
+		char buf[65536];
+		size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		ssize_t got = pread(o->fd, buf, want, (off_t)off);
+
+		if (got <= 0) {
+			memset(buf, ' ', want);
+			got = (ssize_t)want;
+		}
+		imap_write(o->s, buf, (size_t)got);
+		off += (uint64_t)got;
+		len -= (uint64_t)got;
+	}
 }
 
 static int field_listed(const struct fetch_item *it, const char *name,
@@ -491,7 +506,7 @@ static void fetch_one(struct fetch_out *o, const struct fetch_req *r,
 	}
 	if (uid_cmd && !has_uid)
 		strbuf_printf(&o->b, " UID %u", vm->uid);
-	if (r->set_seen && !has_flags && o->fd != -2) {
+	if (r->set_seen && !has_flags) {
 		/* \Seen may just have been set: report the flags */
 		strbuf_adds(&o->b, " FLAGS ");
 		imap_view_write_flags(s->view, vm, &o->b);

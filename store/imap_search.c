@@ -592,3 +592,9 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
 	(void)cmd;
 	imap_no(s, "CANNOT", "THREAD is not available yet");
 }
+
+void imap_cmd_esearch(struct imap_session *s, const struct imap_command *cmd)
+{
+	(void)cmd;
+	imap_no(s, "CANNOT", "Multi-mailbox ESEARCH is not available yet");
+}

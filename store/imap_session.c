@@ -189,9 +189,35 @@ void imap_cmd_resume(struct imap_session *s)
 {
 	if (s->waiting) {
 		s->waiting = 0;
-		if (!s->closing)
+		if (!s->closing && !s->flow_paused)
 			conn_resume(s->c);
 	}
+}
+
+static void flow_drained(struct conn *c)
+{
+	struct imap_session *s = conn_ctx(c);
+
+	if (s == NULL || !s->flow_paused)
+		return;
+	s->flow_paused = 0;
+	if (!s->waiting && !s->closing)
+		conn_resume(c);
+}
+
+/*
+ * A client that pipelines commands (or FETCHes a lot) without reading
+ * the replies must not make us queue without bound: stop reading its
+ * commands until the replies drain.
+ */
+static void flow_check(struct imap_session *s)
+{
+	if (s->closing || s->flow_paused ||
+	    conn_output_pending(s->c) <= IMAP_OUTPUT_HIGH)
+		return;
+	s->flow_paused = 1;
+	conn_pause(s->c);
+	conn_on_drain(s->c, IMAP_OUTPUT_LOW, flow_drained);
 }
 
 void imap_cmd_done(struct imap_session *s)
@@ -358,6 +384,7 @@ static void command_line(struct imap_session *s, char *line, size_t len)
 		command_forget(s);
 		imap_cmd_resume(s);
 	}
+	flow_check(s);
 }
 
 static void imap_line(struct conn *c, char *line, size_t len)
@@ -493,6 +520,7 @@ static void imap_close(struct conn *c, const char *reason)
 	log_info("event=imap_disconnect session=%s reason=%s state=%s user=%s",
 		 conn_id(c), reason, imap_state_name(s->state),
 		 log_q(qbuf, sizeof(qbuf), s->user ? s->user : "-"));
+	conn_on_drain(c, 0, NULL);
 	imap_append_abandon(s);
 	imap_view_close(s);
 	imap_auth_free(s);

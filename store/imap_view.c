@@ -452,10 +452,19 @@ static void view_refresh(struct imap_session *s)
 	size_t nch = 0, ngone = 0;
 	struct recent_mark *rm = recent_get(v->mailbox_id);
 	int kw_reload = 0;
+	enum mstore_err e;
 
 	memset(&mb, 0, sizeof(mb));
-	if (mstore_mailbox_get_by_id(s->st->ms, v->mailbox_id, &mb) != MSTORE_OK)
-		return; /* deleted under us: nothing more to learn */
+	e = mstore_mailbox_get_by_id(s->st->ms, v->mailbox_id, &mb);
+	if (e == MSTORE_E_NOMAILBOX) {
+		/* RFC 2180 3.3: deleted by another session; the client's
+		 * numbers mean nothing any more */
+		v->dirty = 0;
+		imap_bye(s, "Selected mailbox was deleted");
+		return;
+	}
+	if (e != MSTORE_OK)
+		return;
 	if (mstore_msg_list_changed(s->st->ms, v->mailbox_id, v->highestmodseq,
 				    &ch, &nch) != MSTORE_OK ||
 	    mstore_tombstones(s->st->ms, v->mailbox_id, v->highestmodseq,

@@ -31,6 +31,8 @@ struct store;
 struct evbuffer;
 struct mstore_spool;
 struct mstore_target;
+struct lmtp_sieve;
+struct sieve_action;
 
 /*
  * Session states.  A command's table entry lists the states it is allowed
@@ -96,6 +98,7 @@ struct lmtp_msg {
 	size_t scratch_cap;
 	struct mstore_target *targets;
 	size_t ntargets;
+	struct lmtp_sieve *sieve; /* lmtp_sieve.c's state for this message */
 };
 
 struct lmtp_session {
@@ -171,5 +174,32 @@ size_t lmtp_dot_decode(struct lmtp_dot *d, const char *in, size_t len,
 void lmtp_data_begin(struct lmtp_session *s);
 /* Frees s->msg (spool included); only when no delivery is in flight. */
 void lmtp_msg_free(struct lmtp_msg **m);
+/* Hands s->msg->targets to the engine (lmtp_sieve.c calls it once the
+ * targets are known); with no target, replies at once. */
+void lmtp_data_deliver(struct lmtp_session *s);
+
+/* --- lmtp_sieve.c ---------------------------------------------------------- */
+
+/* Runs the recipients' active Sieve scripts and builds s->msg->targets
+ * (recipients without a script get their usual target); calls
+ * lmtp_data_deliver() when every redirect has been answered. */
+void lmtp_sieve_run(struct lmtp_session *s);
+/* Sends rcpt i's reply if a script decided its fate: 1, else 0. */
+int lmtp_sieve_reply(struct lmtp_session *s, size_t i,
+		     const struct mstore_target *targets, size_t n);
+void lmtp_sieve_free(struct lmtp_sieve **sv);
+
+/* --- lmtp_vacation.c -------------------------------------------------------- */
+
+/* The vacation action for rcpt r (suppression rules, tracking, reply). */
+void lmtp_vacation(struct lmtp_session *s, const struct lmtp_rcpt *r,
+		   const struct sieve_action *a, const char *raw, size_t len);
+/*
+ * The nth (0-based) field called name (prefix: whose name starts with
+ * name) of the header of raw[0..len), unfolded and trimmed, into out.
+ * Returns 1 when found, 0 when not.  Pure.
+ */
+int lmtp_hdr_get(const char *raw, size_t len, const char *name, int prefix,
+		 size_t nth, struct strbuf *out);
 
 #endif

@@ -108,6 +108,7 @@ void lmtp_msg_free(struct lmtp_msg **mp)
 
 	if (m == NULL)
 		return;
+	lmtp_sieve_free(&m->sieve);
 	mstore_spool_free(&m->spool);
 	free(m->id);
 	free(m->scratch);
@@ -288,15 +289,17 @@ static void lmtp_data_delivered(void *arg, struct mstore_target *targets,
 	long long ms;
 	char fbuf[300], rbuf[300], mbuf[300];
 
-	(void)n;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - m->started.tv_sec) * 1000LL +
 	     (now.tv_nsec - m->started.tv_nsec) / 1000000;
 	lmtp_log_addr(fbuf, sizeof(fbuf), s->from);
 	for (size_t i = 0; i < s->nrcpts; i++) {
 		struct lmtp_rcpt *r = &s->rcpts[i];
-		const struct mstore_target *t = &targets[r->target];
+		const struct mstore_target *t;
 
+		if (lmtp_sieve_reply(s, i, targets, n))
+			continue;
+		t = &targets[r->target];
 		lmtp_reply_result(s, r, t);
 		lmtp_log_addr(rbuf, sizeof(rbuf), r->addr);
 		if (t->result == MSTORE_OK)
@@ -316,37 +319,6 @@ static void lmtp_data_delivered(void *arg, struct mstore_target *targets,
 	}
 	lmtp_set_state(s, LMTP_READY);
 	lmtp_data_finished(s);
-}
-
-/* One target per distinct (user, folder); rcpts point at theirs. */
-static void lmtp_build_targets(struct lmtp_session *s)
-{
-	struct lmtp_msg *m = s->msg;
-
-	m->targets = xcalloc(s->nrcpts, sizeof(*m->targets));
-	m->ntargets = 0;
-	for (size_t i = 0; i < s->nrcpts; i++) {
-		struct lmtp_rcpt *r = &s->rcpts[i];
-		size_t j;
-
-		for (j = 0; j < m->ntargets; j++) {
-			const struct mstore_target *t = &m->targets[j];
-
-			if (strcasecmp(t->user, r->user) == 0 &&
-			    ((t->mailbox == NULL && r->mailbox == NULL) ||
-			     (t->mailbox != NULL && r->mailbox != NULL &&
-			      strcmp(t->mailbox, r->mailbox) == 0)))
-				break;
-		}
-		if (j == m->ntargets) {
-			struct mstore_target *t = &m->targets[m->ntargets++];
-
-			t->user = r->user;
-			t->mailbox = r->mailbox;
-			t->fallback_inbox = r->mailbox != NULL;
-		}
-		r->target = j;
-	}
 }
 
 /* The final dot was read. */
@@ -375,19 +347,32 @@ static void lmtp_data_end(struct lmtp_session *s)
 			       "spool write failed");
 		goto finished;
 	}
-	lmtp_build_targets(s);
 	lmtp_set_state(s, LMTP_DELIVERING);
+	/* Sieve decides the targets, then calls lmtp_data_deliver(). */
+	lmtp_sieve_run(s);
+	return;
+finished:
+	lmtp_data_finished(s);
+}
+
+void lmtp_data_deliver(struct lmtp_session *s)
+{
+	struct lmtp_msg *m = s->msg;
+	enum mstore_err err;
+
+	if (m->ntargets == 0) {
+		/* discarded, rejected or redirected by every script */
+		lmtp_data_delivered(s, NULL, 0);
+		return;
+	}
 	err = mstore_deliver(s->st->ms, m->spool, m->targets, m->ntargets,
 			     lmtp_data_delivered, s);
 	if (err != MSTORE_OK) {
 		lmtp_set_state(s, LMTP_RCPT);
 		lmtp_reply_all(s, "451 4.3.0 delivery failed, try again later",
 			       mstore_strerror(err));
-		goto finished;
+		lmtp_data_finished(s);
 	}
-	return;
-finished:
-	lmtp_data_finished(s);
 }
 
 /* Decoded message bytes: counted, and written unless past the limit. */

@@ -48,8 +48,13 @@
  * Change log.  Every committed change writes change-log rows (struct
  * mstore_change) in the same transaction; seq is store-wide and strictly
  * increasing.  After the commit the registered change hooks are called on
- * the loop thread, once per row, in seq order (IMAP IDLE; replication push
- * wake-up).  Hooks see changes as committed (NOSYNC), not yet durable.
+ * the loop thread, once per row (IMAP IDLE; replication push wake-up),
+ * in seq order for the rows of one commit.  Hooks see most changes as
+ * committed (NOSYNC), not yet durable; the rows of a delivery (APPEND)
+ * are handed over only once it is durable, just before its callback, so
+ * an IDLE client never learns a UID that a crash could hand out again.
+ * A hook may therefore see a delivery's rows after rows with a higher
+ * seq.  Hooks may call the engine (their own rows are queued).
  */
 #ifndef ROOKERY_STORE_MAILSTORE_H
 #define ROOKERY_STORE_MAILSTORE_H
@@ -293,7 +298,8 @@ enum mstore_err mstore_msg_get(struct mstore *ms, uint32_t mailbox_id,
 /*
  * The MIME structure cached at delivery (ENVELOPE, BODYSTRUCTURE, part
  * offsets): free with mime_message_free().  MSTORE_E_NOTFOUND when the
- * message does not exist.
+ * message does not exist or has no structure (a message mime_parse()
+ * refused: larger than MIME_MAX_MESSAGE_SIZE).
  */
 enum mstore_err mstore_msg_mime(struct mstore *ms, uint32_t mailbox_id,
 				uint32_t uid, struct mime_message **mime_r);
@@ -487,6 +493,14 @@ enum mstore_err mstore_append_multi(struct mstore *ms,
 				    struct mstore_spool *const *sps,
 				    struct mstore_target *targets, size_t n,
 				    mstore_deliver_cb *cb, void *arg);
+/*
+ * cb(arg, ok) on the loop thread once every change committed so far is on
+ * disk (group-committed with the deliveries).  For protocol replies that
+ * should promise durability (IMAP COPY/MOVE before COPYUID, EXPUNGE).
+ * Without a loop, cb runs before this returns.  ok = 0: an fsync failed.
+ */
+void mstore_wait_durable(struct mstore *ms, void (*cb)(void *arg, int ok),
+			 void *arg);
 /* Deliveries started and not yet called back. */
 unsigned mstore_deliveries_in_flight(const struct mstore *ms);
 

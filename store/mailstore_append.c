@@ -56,24 +56,6 @@ struct mstore_spool {
 	int mime_done;
 };
 
-/*
- * A delivery: one spool to many targets (nsp = 1, one transaction per
- * target), or MULTIAPPEND: spool i to target i, all in one transaction.
- */
-struct ms_delivery {
-	struct ms_delivery *next;
-	struct mstore *ms;
-	struct mstore_spool **sps;
-	size_t nsp;
-	struct mstore_target *t;
-	size_t n;
-	int multi;
-	mstore_deliver_cb *cb;
-	void *arg;
-	int fsync_ok;
-	struct strbuf dirs; /* NUL-separated */
-};
-
 /* ---- spool ------------------------------------------------------------- */
 
 enum mstore_err mstore_spool_new(struct mstore *ms, struct mstore_spool **sp_r)
@@ -503,6 +485,7 @@ static void deliver_multi(struct ms_delivery *d)
 
 static void deliver_free(struct ms_delivery *d)
 {
+	free(d->rows);
 	strbuf_free(&d->dirs);
 	free(d->sps);
 	free(d);
@@ -528,13 +511,16 @@ static void deliver_done(void *arg, int ok)
 	for (size_t i = 0; i < d->nsp; i++)
 		d->sps[i]->busy = 0;
 	ms->in_flight--;
+	/* IDLE sessions learn of the new messages now that they are on
+	 * disk, just before the deliverer does */
+	ms_hooks_deliver(ms, d->rows, d->nrows);
 	if (d->cb != NULL)
 		d->cb(d->arg, d->t, d->n);
 	deliver_free(d);
 }
 
 /* Steps 3-4: runs on the loop thread once the spools are on disk. */
-static void deliver_commit(struct ms_delivery *d)
+void ms_deliver_commit(struct ms_delivery *d)
 {
 	const char **dirs;
 	size_t nd = 0;
@@ -547,11 +533,18 @@ static void deliver_commit(struct ms_delivery *d)
 	}
 	for (size_t i = 0; i < d->nsp; i++)
 		d->sps[i]->fsynced = 1;
+	d->ms->holding = 1;
+	d->ms->nhold = 0;
 	if (d->multi)
 		deliver_multi(d);
 	else
 		for (size_t i = 0; i < d->n; i++)
 			deliver_target(d, &d->t[i]);
+	d->ms->holding = 0;
+	d->rows = d->ms->hold;
+	d->nrows = d->ms->nhold;
+	d->ms->hold = NULL;
+	d->ms->nhold = 0;
 	dirs = xcalloc(d->n + 1, sizeof(*dirs));
 	for (size_t off = 0; off < d->dirs.len;
 	     off += strlen(d->dirs.data + off) + 1)
@@ -578,7 +571,7 @@ static int spool_fsync(struct mstore_spool *sp)
 	return 0;
 }
 
-static int delivery_fsync(struct ms_delivery *d)
+int ms_delivery_fsync(struct ms_delivery *d)
 {
 	for (size_t i = 0; i < d->nsp; i++)
 		if (spool_fsync(d->sps[i]) < 0)
@@ -649,22 +642,18 @@ static enum mstore_err deliver_prepare(struct mstore *ms,
 static void deliver_start(struct mstore *ms, struct ms_delivery *d)
 {
 	if (ms->net == NULL || delivery_synced(d)) {
-		d->fsync_ok = delivery_fsync(d) == 0;
-		deliver_commit(d);
+		d->fsync_ok = ms_delivery_fsync(d) == 0;
+		ms_deliver_commit(d);
 		return;
 	}
-	pthread_mutex_lock(&ms->pool.mu);
-	*ms->pool.todo_tail = d;
-	ms->pool.todo_tail = &d->next;
-	pthread_cond_signal(&ms->pool.cv);
-	pthread_mutex_unlock(&ms->pool.mu);
+	ms_pool_submit(ms, d);
 }
 
 static void deliver_run_sync(struct mstore *ms, struct ms_delivery *d)
 {
 	ms->sync_depth++;
-	d->fsync_ok = delivery_fsync(d) == 0;
-	deliver_commit(d);
+	d->fsync_ok = ms_delivery_fsync(d) == 0;
+	ms_deliver_commit(d);
 	ms->sync_depth--;
 }
 
@@ -713,108 +702,8 @@ enum mstore_err mstore_append_multi(struct mstore *ms,
 	return MSTORE_OK;
 }
 
-/* ---- the fsync worker pool -------------------------------------------- */
-
-static void *pool_main(void *arg)
+void mstore_wait_durable(struct mstore *ms, void (*cb)(void *arg, int ok),
+			 void *arg)
 {
-	struct mstore *ms = arg;
-	struct ms_pool *p = &ms->pool;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		struct ms_delivery *d;
-
-		while (p->todo_head == NULL && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->todo_head == NULL && p->stop)
-			break;
-		d = p->todo_head;
-		p->todo_head = d->next;
-		if (p->todo_head == NULL)
-			p->todo_tail = &p->todo_head;
-		d->next = NULL;
-		pthread_mutex_unlock(&p->mu);
-
-		d->fsync_ok = delivery_fsync(d) == 0;
-
-		pthread_mutex_lock(&p->mu);
-		*p->done_tail = d;
-		p->done_tail = &d->next;
-		pthread_mutex_unlock(&p->mu);
-		net_async_trigger(p->async);
-		pthread_mutex_lock(&p->mu);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static void pool_done_cb(void *arg)
-{
-	struct mstore *ms = arg;
-	struct ms_pool *p = &ms->pool;
-	struct ms_delivery *list, *next;
-
-	pthread_mutex_lock(&p->mu);
-	list = p->done_head;
-	p->done_head = NULL;
-	p->done_tail = &p->done_head;
-	pthread_mutex_unlock(&p->mu);
-	for (; list != NULL; list = next) {
-		next = list->next;
-		list->next = NULL;
-		deliver_commit(list);
-	}
-}
-
-int ms_pool_start(struct mstore *ms, char **err_r)
-{
-	struct ms_pool *p = &ms->pool;
-
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	p->todo_head = NULL;
-	p->todo_tail = &p->todo_head;
-	p->done_head = NULL;
-	p->done_tail = &p->done_head;
-	p->stop = 0;
-	p->async = net_async_new(ms->net, pool_done_cb, ms);
-	if (p->async == NULL) {
-		*err_r = xstrdup("mailstore: cannot create the loop wake-up");
-		return -1;
-	}
-	p->threads = xcalloc(ms->p.fsync_threads, sizeof(*p->threads));
-	for (unsigned i = 0; i < ms->p.fsync_threads; i++) {
-		int e = pthread_create(&p->threads[i], NULL, pool_main, ms);
-
-		if (e != 0) {
-			*err_r = xasprintf("mailstore: pthread_create: %s",
-					   strerror(e));
-			ms_pool_stop(ms);
-			return -1;
-		}
-		p->nthreads++;
-	}
-	return 0;
-}
-
-void ms_pool_stop(struct mstore *ms)
-{
-	struct ms_pool *p = &ms->pool;
-
-	if (p->async == NULL)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
-	p->threads = NULL;
-	p->nthreads = 0;
-	/* fsyncs that finished: commit them now, on this (loop) thread */
-	pool_done_cb(ms);
-	net_async_free(&p->async);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
+	db_durable_wait(ms->env, NULL, cb, arg);
 }

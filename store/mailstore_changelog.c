@@ -98,32 +98,43 @@ int ms_change_add(struct mstore *ms, DB_TXN *txn, enum mstore_change_kind kind,
  */
 void ms_hooks_run(struct mstore *ms)
 {
-	if (ms->npend == 0)
-		return;
-	if (ms->nhooks == 0) {
-		ms->npend = 0;
+	size_t n = ms->npend;
+
+	ms->npend = 0;
+	if (ms->holding) {
+		/* a delivery: its rows wait until the commit is durable */
+		ms->hold =
+		    xrealloc(ms->hold, (ms->nhold + n + 1) * sizeof(*ms->hold));
+		memcpy(ms->hold + ms->nhold, ms->pend, n * sizeof(*ms->pend));
+		ms->nhold += n;
 		return;
 	}
-	ms->defer =
-	    xrealloc(ms->defer, (ms->ndefer + ms->npend) * sizeof(*ms->defer));
-	memcpy(ms->defer + ms->ndefer, ms->pend, ms->npend * sizeof(*ms->pend));
-	ms->ndefer += ms->npend;
-	ms->npend = 0;
+	ms_hooks_deliver(ms, ms->pend, n);
+}
+
+void ms_hooks_deliver(struct mstore *ms, const struct mstore_change *rows,
+		      size_t n)
+{
+	if (n == 0 || ms->nhooks == 0)
+		return;
+	ms->defer = xrealloc(ms->defer, (ms->ndefer + n) * sizeof(*ms->defer));
+	memcpy(ms->defer + ms->ndefer, rows, n * sizeof(*rows));
+	ms->ndefer += n;
 	if (ms->in_hooks)
 		return;
 	ms->in_hooks = 1;
 	while (ms->ndefer > 0) {
-		struct mstore_change *rows = ms->defer;
-		size_t n = ms->ndefer;
+		struct mstore_change *batch = ms->defer;
+		size_t nb = ms->ndefer;
 
 		ms->defer = NULL;
 		ms->ndefer = 0;
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < nb; i++) {
 			/* hooks may go away while we run: re-read the table */
 			for (unsigned h = 0; h < ms->nhooks; h++)
-				ms->hooks[h].fn(ms->hooks[h].arg, &rows[i]);
+				ms->hooks[h].fn(ms->hooks[h].arg, &batch[i]);
 		}
-		free(rows);
+		free(batch);
 	}
 	ms->in_hooks = 0;
 }

@@ -2,6 +2,14 @@
  * mailstore_int.h - private to store/mailstore_*.c: the engine struct,
  * table handles, record codecs and the transaction helpers.
  *
+ * Files: mailstore_open.c (environment, tables, ms_txn and post-commit
+ * work, start-up cleanup), _codec.c (records, keys, name rules),
+ * _user.c (users, stats), _mailbox.c (mailboxes, rename), _msg.c
+ * (listing, MIME records, keywords, flags, expunge, tombstones),
+ * _copy.c (COPY/MOVE), _append.c (spools, deliveries, MULTIAPPEND),
+ * _pool.c (fsync workers), _quota.c (quota, subscriptions, ACL, seen),
+ * _changelog.c (change log, hooks), _reconstruct.c.
+ *
  * Tables (BTREE files in data_dir/db):
  *   meta      "next_mbox" u64, "next_seq" u64, "uidvalidity" u64,
  *             "g"+id (deleted mailbox ids, for start-up cleanup)
@@ -75,6 +83,11 @@ struct mstore {
 	/* Directories holding links made by the transaction (durable wait). */
 	struct strbuf post_dirs; /* NUL-separated paths */
 
+	/* Rows of deliveries' commits, held until they are durable (so
+	 * IDLE sessions never see a UID a crash could hand out again). */
+	struct mstore_change *hold;
+	size_t nhold;
+	int holding;
 	/* Rows waiting for the hooks (a hook's own commits queue here). */
 	struct mstore_change *defer;
 	size_t ndefer;
@@ -162,7 +175,12 @@ int ms_change_add(struct mstore *ms, DB_TXN *txn, enum mstore_change_kind kind,
 		  const char *user, uint32_t mbox, uint32_t uid,
 		  uint64_t modseq);
 void ms_pending_reset(struct mstore *ms);
+/* After a commit: hands the pending rows to the hooks, or, while
+ * ms->holding (a delivery), keeps them in ms->hold for later. */
 void ms_hooks_run(struct mstore *ms);
+/* Hands rows to the hooks, in order even when a hook commits more. */
+void ms_hooks_deliver(struct mstore *ms, const struct mstore_change *rows,
+		      size_t n);
 
 /* ---- shared by the message and mailbox files -------------------------- */
 
@@ -227,10 +245,36 @@ int ms_msg_write(struct mstore *ms, DB_TXN *txn, uint32_t mbox,
 /* SHA-256 hex of a buffer (reconstruct). */
 void ms_sha256_hex(const void *data, size_t len, char out[65]);
 
+/*
+ * A delivery: one spool to many targets (nsp = 1, one transaction per
+ * target), or MULTIAPPEND: spool i to target i, all in one transaction.
+ */
+struct ms_delivery {
+	struct ms_delivery *next;
+	struct mstore *ms;
+	struct mstore_spool **sps;
+	size_t nsp;
+	struct mstore_target *t;
+	size_t n;
+	int multi;
+	mstore_deliver_cb *cb;
+	void *arg;
+	int fsync_ok;
+	struct strbuf dirs; /* NUL-separated */
+	struct mstore_change
+	    *rows; /* change rows, for the hooks once durable */
+	size_t nrows;
+};
+
+/* Delivery steps (mailstore_append.c) used by the pool. */
+int ms_delivery_fsync(struct ms_delivery *d);
+void ms_deliver_commit(struct ms_delivery *d);
+
 /* ---- start-up cleanup and pool ---------------------------------------- */
 
 void ms_startup_cleanup(struct mstore *ms);
 int ms_pool_start(struct mstore *ms, char **err_r);
+void ms_pool_submit(struct mstore *ms, struct ms_delivery *d);
 void ms_pool_stop(struct mstore *ms);
 
 #endif

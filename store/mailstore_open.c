@@ -471,6 +471,7 @@ void mstore_close(struct mstore **msp)
 	ms_pending_reset(ms);
 	free(ms->pend);
 	free(ms->defer);
+	free(ms->hold);
 	strbuf_free(&ms->post_unlink);
 	strbuf_free(&ms->post_rmdir);
 	strbuf_free(&ms->post_dirs);

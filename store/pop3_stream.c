@@ -137,11 +137,14 @@ static void stream_out(void *arg, const char *data, size_t len)
 {
 	struct pop3_stream *st = arg;
 	struct conn *c = st->s->c;
+	/* Runs of the read buffer map back to the file; the stuffer's own
+	 * "." and CRLF do not (compared as integers: they are other
+	 * objects). */
+	uintptr_t p = (uintptr_t)data, b = (uintptr_t)st->buf;
 
-	if (st->sendfile_ok && len >= STREAM_SENDFILE_MIN && data >= st->buf &&
-	    data + len <= st->buf + st->buf_len &&
-	    conn_write_file(c, st->fd,
-			    (off_t)(st->off_buf + (uint64_t)(data - st->buf)),
+	if (st->sendfile_ok && len >= STREAM_SENDFILE_MIN && p >= b &&
+	    p + len <= b + st->buf_len &&
+	    conn_write_file(c, st->fd, (off_t)(st->off_buf + (p - b)),
 			    (off_t)len) == 0)
 		return;
 	conn_write(c, data, len);

@@ -158,7 +158,9 @@ def run_fetchmail(workdir, host, port, user, password, mode="plain",
                " ".join(o for o in opts if o), script, out))
     os.chmod(rc, 0o600)
     env = dict(os.environ, HOME=home)
-    p = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "-v"],
+    # As root fetchmail locks /var/run/fetchmail.pid: keep runs apart.
+    p = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "-v",
+                        "--pidfile", os.path.join(home, "fetchmail.pid")],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=env, timeout=timeout)
     msgs = []

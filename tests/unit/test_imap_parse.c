@@ -328,6 +328,52 @@ static void test_utf7(void **state)
 	strbuf_free(&b);
 }
 
+/* Random bytes with IMAP-ish punctuation: never a crash, always a
+ * well-formed result, and the parser recovers for the next command. */
+static void test_garbage(void **state)
+{
+	static const char alphabet[] = "a1 ()[]{}<>\"\\*%$+~:,.\r\nNIL0\x01\x80";
+	struct imap_parser_params prm = {.max_line = 128, .max_literal = 64};
+	struct imap_parser *p = imap_parser_new(&prm);
+	unsigned seed = 12345;
+	char buf[512];
+
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t len = 0, at = 0;
+
+		seed = seed * 1103515245 + 12345;
+		len = (seed >> 16) % sizeof(buf);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245 + 12345;
+			buf[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		while (at < len) {
+			size_t used = 0;
+			int r = imap_parser_feed(p, buf + at, len - at, &used);
+
+			at += used;
+			if (r == IMAP_PARSE_DONE) {
+				const struct imap_command *c = imap_parser_command(p);
+
+				assert_non_null(c);
+				assert_true(c->tag[0] != '\0');
+				imap_parser_reset(p);
+			} else if (r == IMAP_PARSE_ERROR) {
+				assert_non_null(imap_parser_error(p));
+				imap_parser_reset(p);
+			} else {
+				assert_int_equal(at, len);
+			}
+		}
+	}
+	/* the reader is at a clean state after a fresh line */
+	imap_parser_free(&p);
+	p = imap_parser_new(NULL);
+	assert_int_equal(feed(p, "z NOOP\r\n", 8, 1, NULL), IMAP_PARSE_DONE);
+	imap_parser_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_seqset),
 		cmocka_unit_test(test_seqset_write),
 		cmocka_unit_test(test_utf7),
+		cmocka_unit_test(test_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -862,6 +862,11 @@ static void hook_fn(void *arg, const struct mstore_change *ch)
 	h->n++;
 }
 
+static void durable_cb(void *arg, int ok)
+{
+	*(int *)arg = ok;
+}
+
 static void test_changelog(void **state)
 {
 	char *dir = new_dir();
@@ -940,6 +945,12 @@ static void test_changelog(void **state)
 	assert_int_equal(last, 12);
 	free(ch);
 
+	{
+		int durable = -1;
+
+		mstore_wait_durable(ms, durable_cb, &durable);
+		assert_int_equal(durable, 1);
+	}
 	mstore_remove_change_hook(ms, hook_fn, &h);
 	deliver(ms, "u@x", NULL, MSG1, 0);
 	assert_int_equal(h.n, 12);

@@ -353,6 +353,21 @@ static void test_index(void **state)
 		     "if header :index 3 :matches \"received\" \"*\" "
 		     "{ discard; }",
 		     "keep implicit\n");
+	/* for address, :index picks the field, then all its addresses */
+	assert_sieve("require [\"index\", \"relational\", "
+		     "\"comparator-i;ascii-numeric\"];"
+		     "if address :index 1 :count \"eq\" :comparator "
+		     "\"i;ascii-numeric\" \"to\" \"2\" { discard; }",
+		     "discard\n");
+	assert_sieve("require [\"index\"];"
+		     "if address :index 2 \"to\" \"carol@example.org\" "
+		     "{ discard; }",
+		     "keep implicit\n");
+	/* tests repeated on one field reuse the cached parse */
+	assert_sieve("if anyof (address :is \"from\" \"x@y\", "
+		     "address :domain \"from\" \"example.net\", "
+		     "header :contains \"from\" \"Archer\") { discard; }",
+		     "discard\n");
 }
 
 static void test_mailbox(void **state)
