@@ -94,6 +94,11 @@ static void entry_tokens(const struct entry *e, struct tokens *t)
 			if (n->bv_len <= INDEX_MAX_EQ)
 				tok_add(t, a->type->names[0], '=', n->bv_val,
 					n->bv_len);
+			/* The first three bytes serve initial substrings
+			 * ("ann*"), more selective than any trigram. */
+			if (n->bv_len >= 3)
+				tok_add(t, a->type->names[0], '^', n->bv_val,
+					3);
 			trigrams(t, a->type->names[0], n->bv_val, n->bv_len);
 		}
 	}
@@ -290,8 +295,11 @@ static int cand_substr(DB *idx, const struct filter *f, struct keyset *ks)
 
 		strbuf_init(&sb);
 		if (ab_prep_string(pieces[i]->bv_val, pieces[i]->bv_len, flags,
-				   &sb) == 0)
+				   &sb) == 0) {
+			if (pieces[i] == &f->initial && sb.len >= 3)
+				tok_add(&t, f->at->names[0], '^', sb.data, 3);
 			trigrams(&t, f->at->names[0], sb.data, sb.len);
+		}
 		strbuf_free(&sb);
 	}
 	tok_sort(&t);

@@ -4,8 +4,10 @@
  * mozillaSecondEmail, o, ou).
  *
  * index.db is a B-tree with sorted duplicates: key "<attr>\0=<value>" for
- * equality and "<attr>\0~<3 bytes>" for every trigram of the prepared
- * value, data = the entry's storage key.  A substring assertion's pieces
+ * equality, "<attr>\0^<3 bytes>" for the value's first three bytes and
+ * "<attr>\0~<3 bytes>" for every trigram of the prepared value, data =
+ * the entry's storage key.  The key "\0version" holds INDEX_VERSION; an
+ * index of another version is rebuilt at open.  A substring assertion's pieces
  * of three bytes or more select candidates by their trigrams (so
  * Thunderbird's "contains" search on a large book reads a few index
  * entries instead of every contact); the filter is still evaluated on
@@ -20,6 +22,7 @@
 struct entry;
 struct filter;
 
+#define INDEX_VERSION "2"
 #define INDEX_MAX_EQ 255     /* longer values are not equality-indexed */
 #define INDEX_MAX_VALUE 1024 /* indexed attributes' values are capped */
 

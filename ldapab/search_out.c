@@ -28,8 +28,8 @@ void ab_attr_sel_init(struct attr_sel *sel, const struct berval *names,
 	if (sel->n > 128)
 		sel->n = 128;
 	for (size_t i = 0; i < sel->n; i++) {
-		sel->types[i] = ab_schema_attr_find(names[i].bv_val,
-						    names[i].bv_len);
+		sel->types[i] =
+		    ab_schema_attr_find(names[i].bv_val, names[i].bv_len);
 		if (ab_bv_eq(&names[i], "*"))
 			sel->all_user = 1;
 		else if (ab_bv_eq(&names[i], "+"))

@@ -100,23 +100,6 @@ fail:
 	return -1;
 }
 
-static int db_is_empty(DB *db)
-{
-	DBC *cur;
-	DBT k, d;
-	int rc;
-
-	if (db->cursor(db, NULL, &cur, 0) != 0)
-		return -1;
-	dbt_out(&k);
-	dbt_out(&d);
-	rc = cur->get(cur, &k, &d, DB_FIRST);
-	cur->close(cur);
-	free(k.data);
-	free(d.data);
-	return rc == DB_NOTFOUND ? 1 : rc == 0 ? 0 : -1;
-}
-
 static int reindex_one(struct entry **e, const char *key, void *arg)
 {
 	struct store *st = arg;
@@ -131,14 +114,45 @@ static int reindex_one(struct entry **e, const char *key, void *arg)
 	return txn->commit(txn, 0) != 0;
 }
 
-/* Builds index.db from the entries (a store from before the indexes, or
- * an index file removed by the operator). */
+static int index_version_ok(struct store *st)
+{
+	DBT k, d;
+	int rc, ok;
+
+	memset(&k, 0, sizeof(k));
+	k.data = "\0version";
+	k.size = 8;
+	dbt_out(&d);
+	rc = st->index->get(st->index, NULL, &k, &d, 0);
+	ok = rc == 0 && d.size == strlen(INDEX_VERSION) &&
+	     memcmp(d.data, INDEX_VERSION, d.size) == 0;
+	free(d.data);
+	return ok;
+}
+
+/* Builds index.db from the entries when it is missing, empty or of
+ * another format (a store from before the indexes, an index file removed
+ * by the operator, an upgrade). */
 static int reindex_if_needed(struct store *st)
 {
-	if (db_is_empty(st->index) != 1 || db_is_empty(st->entries) != 0)
+	u_int32_t count;
+	DBT k, d;
+
+	if (index_version_ok(st))
 		return 0;
-	log_info("event=reindex");
-	return ab_store_scan(st, "", LDAP_SCOPE_SUB_, reindex_one, st);
+	log_info("event=reindex version=%s", INDEX_VERSION);
+	if (st->index->truncate(st->index, NULL, &count, DB_AUTO_COMMIT) != 0 ||
+	    ab_store_scan(st, "", LDAP_SCOPE_SUB_, reindex_one, st) < 0)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = "\0version";
+	k.size = 8;
+	d.data = INDEX_VERSION;
+	d.size = (u_int32_t)strlen(INDEX_VERSION);
+	return st->index->put(st->index, NULL, &k, &d, DB_AUTO_COMMIT) == 0
+		   ? 0
+		   : -1;
 }
 
 void ab_store_close(struct store **stp)

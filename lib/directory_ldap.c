@@ -252,11 +252,12 @@ int dir_ldap_user_store(struct dir_ldap *l, const char *user, char *store_r,
 		if (r >= 0)
 			return r;
 		ldap_drop(l);
-		if (!fatal) {
-			/* e.g. no such base: retrying elsewhere will not help
-			 * more than once; carry on with the next anyway */
-		}
+		/* A server that is down is skipped until it fails again
+		 * elsewhere; one that answered with an error (no such base)
+		 * is not asked twice in one lookup. */
 		l->current = (i + 1) % l->n_uris;
+		if (!fatal)
+			break;
 	}
 	*err_r = xstrdup("no LDAP directory server answered");
 	return -1;

@@ -4,7 +4,8 @@
  * data lines "* ...", one final "OK" or "NO" line.
  *
  *   status   "* state=running role=mux pid=N uptime=N connections=N
- *             sessions=N logins=N auth_failures=N ..." then one
+ *             sessions=N logins=N logins_per_min=N auth_failures=N ..."
+ *             then one
  *             "* store=NAME sessions=N" line per store with sessions
  *   quit     "OK bye", then the connection closes
  */
@@ -47,13 +48,14 @@ static void status(struct conn *c, struct mux *m)
 	strbuf_init(&b);
 	strbuf_printf(&b,
 		      "* state=running role=mux pid=%d uptime=%lld "
-		      "connections=%u sessions=%u logins=%lu auth_failures=%lu "
+		      "connections=%u sessions=%u logins=%lu logins_per_min=%u "
+		      "auth_failures=%lu "
 		      "backend_failures=%lu sessions_moved=%lu refused_ip=%lu "
 		      "refused_user=%lu rate_limited=%lu lmtp_rcpts=%lu "
 		      "lmtp_tempfail=%lu",
 		      (int)getpid(), (long long)time(NULL) - m->started,
 		      net_conn_count(m->net), spliced, s->logins,
-		      s->auth_failures, s->backend_failures,
+		      mux_logins_last_minute(m), s->auth_failures, s->backend_failures,
 		      s->sessions_killed, s->refused_ip, s->refused_user,
 		      s->refused_rate, s->lmtp_rcpts, s->lmtp_tempfail);
 	put(c, b.data);

@@ -60,6 +60,7 @@ static enum proxy_login imap_login_line(struct proxy *p, char *line,
 					size_t len)
 {
 	struct imap_front *s = p->front;
+	const char *port;
 	char *resp;
 
 	(void)len;
@@ -67,12 +68,16 @@ static enum proxy_login imap_login_line(struct proxy *p, char *line,
 	case IBK_GREETING:
 		if (strncasecmp(line, "* OK", 4) != 0)
 			return PROXY_LOGIN_FAIL;
+		/* RFC 2971 fields as Dovecot and others read them: the
+		 * store logs the real client */
+		port = strrchr(conn_peer(p->c), ':');
 		proxy_backend_printf(
 		    p,
-		    "P1 ID (\"x-originating-ip\" \"%s\" \"x-connected-ip\" "
-		    "\"%s\" \"x-session-id\" \"%s\" \"x-proxy\" \"rookery-mux\")"
-		    "\r\n",
-		    conn_peer_ip(p->c), conn_local(p->c), conn_id(p->c));
+		    "P1 ID (\"x-originating-ip\" \"%s\" "
+		    "\"x-originating-port\" \"%s\" \"x-session-id\" \"%s\" "
+		    "\"x-proxy\" \"rookery-mux\")\r\n",
+		    conn_peer_ip(p->c), port != NULL ? port + 1 : "0",
+		    conn_id(p->c));
 		s->bk = IBK_ID;
 		return PROXY_LOGIN_MORE;
 	case IBK_ID:
@@ -150,6 +155,13 @@ static void imap_bye(struct proxy *p, const char *why)
 	conn_printf(p->c, "* BYE [UNAVAILABLE] %s\r\n", why);
 }
 
+/* The store closes after "* BYE" (LOGOUT, its own timeout): nothing to
+ * add. */
+static int imap_clean_end(const struct proxy *p)
+{
+	return strstr(p->down_tail, "* BYE") != NULL;
+}
+
 static const struct proxy_proto imap_proxy = {
 	.name = "imap",
 	.svc = DIR_SVC_IMAP,
@@ -157,6 +169,7 @@ static const struct proxy_proto imap_proxy = {
 	.ready = imap_ready,
 	.failed = imap_failed,
 	.bye = imap_bye,
+	.clean_end = imap_clean_end,
 };
 
 /* --- logins ------------------------------------------------------------------ */

@@ -15,7 +15,9 @@
  *   imap_front.c   IMAP pre-auth and the IMAP backend dialogue
  *   pop3_front.c   POP3 pre-auth and the POP3 backend dialogue
  *   sieve_front.c  ManageSieve pre-auth and its backend dialogue
- *   lmtp_front.c   LMTP: per-recipient routing, one backend per store
+ *   lmtp_front.c   LMTP client side: envelope, per-recipient routing,
+ *                  DATA, replies in order (mux/lmtp.h)
+ *   lmtp_relay.c   one backend LMTP session per store and transaction
  *   route.c        user -> store -> address, cache, directory watch
  *   limits.c       connection caps and login-failure accounting
  *   control.c      the control socket ("status")
@@ -62,8 +64,13 @@ struct mux_config {
 	const char *backend_tls_ca;	/* verify stores' certificates */
 };
 
+#define MUX_RATE_SLOTS 60
+
 struct mux_stats {
 	unsigned long logins;
+	/* logins per second over the last minute: one slot per second */
+	unsigned rate_count[MUX_RATE_SLOTS];
+	long long rate_sec[MUX_RATE_SLOTS];
 	unsigned long auth_failures;
 	unsigned long backend_failures;
 	unsigned long sessions_killed;

@@ -95,6 +95,21 @@ static void pop3_bye(struct proxy *p, const char *why)
 	p3_err(p->c, "SYS/TEMP", why);
 }
 
+/* QUIT answered +OK, or the store hung up with its own -ERR. */
+static int pop3_clean_end(const struct proxy *p)
+{
+	const char *last = p->down_tail, *q;
+	size_t n = strlen(p->up_tail);
+
+	for (q = p->down_tail; (q = strstr(q, "\r\n")) != NULL; q += 2)
+		if (q[2] != '\0')
+			last = q + 2;
+	if (strncmp(last, "-ERR", 4) == 0)
+		return 1;
+	return n >= 6 && strcasecmp(p->up_tail + n - 6, "QUIT\r\n") == 0 &&
+	       strncmp(last, "+OK", 3) == 0;
+}
+
 static const struct proxy_proto pop3_proxy = {
 	.name = "pop3",
 	.svc = DIR_SVC_POP3,
@@ -102,6 +117,7 @@ static const struct proxy_proto pop3_proxy = {
 	.ready = pop3_ready,
 	.failed = pop3_failed,
 	.bye = pop3_bye,
+	.clean_end = pop3_clean_end,
 };
 
 /* --- commands -------------------------------------------------------------- */

@@ -174,6 +174,39 @@ void proxy_free(struct proxy **pp, const char *reason)
 
 /* --- splice ---------------------------------------------------------------- */
 
+/* Keeps the last PROXY_TAIL - 1 bytes of a stream in tail. */
+static void tail_add(char *tail, const char *data, size_t len)
+{
+	size_t have = strlen(tail), max = PROXY_TAIL - 1;
+
+	if (len >= max) {
+		memcpy(tail, data + len - max, max);
+		tail[max] = '\0';
+		return;
+	}
+	if (have + len > max) {
+		memmove(tail, tail + (have + len - max), max - len);
+		have = max - len;
+	}
+	memcpy(tail + have, data, len);
+	tail[have + len] = '\0';
+}
+
+static void tail_add_evbuffer(char *tail, struct evbuffer *b, size_t n)
+{
+	char buf[PROXY_TAIL];
+	size_t take = n < PROXY_TAIL - 1 ? n : PROXY_TAIL - 1;
+	struct evbuffer_ptr pos;
+
+	if (evbuffer_ptr_set(b, &pos, n - take, EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(b, &pos, buf, take) < 0)
+		return;
+	for (size_t i = 0; i < take; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	tail_add(tail, buf, take);
+}
+
 static void client_drained(struct conn *c);
 
 static void client_raw(struct conn *c, struct evbuffer *in)
@@ -186,6 +219,7 @@ static void client_raw(struct conn *c, struct evbuffer *in)
 		return;
 	}
 	p->bytes_up += n;
+	tail_add_evbuffer(p->up_tail, in, n);
 	backend_move(p->b, in, n);
 	if (backend_output_pending(p->b) > PROXY_OUT_HIGH) {
 		conn_pause(c);
@@ -206,6 +240,9 @@ static void backend_raw(struct backend *b, struct evbuffer *in, void *arg)
 			n = 8;
 		for (i = 0; i < n; i++) {
 			conn_write(p->c, v[i].iov_base, v[i].iov_len);
+			if (memchr(v[i].iov_base, '\0', v[i].iov_len) == NULL)
+				tail_add(p->down_tail, v[i].iov_base,
+					 v[i].iov_len);
 			p->bytes_down += v[i].iov_len;
 			evbuffer_drain(in, v[i].iov_len);
 		}
@@ -232,12 +269,36 @@ static void backend_drained(struct backend *b, void *arg)
 	conn_resume(p->c);
 }
 
+static void count_login(struct mux_stats *st)
+{
+	long long sec = mux_now_ms() / 1000;
+	unsigned i = (unsigned)(sec % MUX_RATE_SLOTS);
+
+	st->logins++;
+	if (st->rate_sec[i] != sec) {
+		st->rate_sec[i] = sec;
+		st->rate_count[i] = 0;
+	}
+	st->rate_count[i]++;
+}
+
+unsigned mux_logins_last_minute(const struct mux *m)
+{
+	long long sec = mux_now_ms() / 1000;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < MUX_RATE_SLOTS; i++)
+		if (sec - m->stats.rate_sec[i] < MUX_RATE_SLOTS)
+			n += m->stats.rate_count[i];
+	return n;
+}
+
 static void splice_start(struct proxy *p)
 {
 	char q[128];
 
 	p->spliced = 1;
-	p->m->stats.logins++;
+	count_login(&p->m->stats);
 	p->t_start_ms = mux_now_ms();
 	log_info("event=login session=%s proto=%s user=%s client=%s store=%s "
 		 "backend=%s mech=%s tls=%d",
@@ -286,6 +347,14 @@ static void on_error(struct backend *b, const char *why, void *arg)
 	(void)b;
 	if (!p->spliced) {
 		proxy_fail(p, PROXY_FAIL_UNAVAILABLE, why);
+		return;
+	}
+	if (strcmp(why, "eof") == 0 && p->proto->clean_end != NULL &&
+	    p->proto->clean_end(p)) {
+		/* the store said goodbye to a LOGOUT / QUIT: pass it on */
+		p->ending = 1;
+		backend_free(&p->b);
+		conn_close(p->c);
 		return;
 	}
 	log_info("event=backend_lost session=%s store=%s reason=%s",

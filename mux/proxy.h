@@ -64,7 +64,13 @@ struct proxy_proto {
 	void (*failed)(struct proxy *p, enum proxy_fail why);
 	/* After the splice: a goodbye before the client is closed. */
 	void (*bye)(struct proxy *p, const char *why);
+	/* The store closed: was it the end the client asked for (LOGOUT,
+	 * QUIT)?  Looks at up_tail / down_tail.  NULL: never. */
+	int (*clean_end)(const struct proxy *p);
 };
+
+/* The last bytes each way (NUL-terminated), for proto->clean_end. */
+#define PROXY_TAIL 128
 
 struct proxy {
 	struct mux *m;
@@ -84,6 +90,8 @@ struct proxy {
 	unsigned long long bytes_up;	/* client -> store */
 	unsigned long long bytes_down;	/* store -> client */
 	long long t_start_ms;
+	char up_tail[PROXY_TAIL];	/* client -> store */
+	char down_tail[PROXY_TAIL];	/* store -> client */
 	struct net_timer *kill_timer;
 	struct proxy **slot;		/* the front's pointer to us */
 	struct proxy *prev, *next;	/* m->proxies */
@@ -112,6 +120,9 @@ char *proxy_plain_response(const struct proxy *p);
 void proxy_recheck_all(struct mux *m);
 /* Sessions on store name (status). */
 unsigned proxy_count_store(const struct mux *m, const char *store);
+
+/* Logins in the last 60 seconds (status: logins_per_min). */
+unsigned mux_logins_last_minute(const struct mux *m);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long mux_now_ms(void);

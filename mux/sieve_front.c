@@ -105,6 +105,16 @@ static void sieve_bye(struct proxy *p, const char *why)
 	conn_printf(p->c, "BYE (TRYLATER) \"%s\"\r\n", why);
 }
 
+/* LOGOUT answered, or the store's own BYE. */
+static int sieve_clean_end(const struct proxy *p)
+{
+	size_t n = strlen(p->up_tail);
+
+	if (strstr(p->down_tail, "BYE") != NULL)
+		return 1;
+	return n >= 8 && strcasecmp(p->up_tail + n - 8, "LOGOUT\r\n") == 0;
+}
+
 static const struct proxy_proto sieve_proxy = {
 	.name = "sieve",
 	.svc = DIR_SVC_SIEVE,
@@ -112,6 +122,7 @@ static const struct proxy_proto sieve_proxy = {
 	.ready = sieve_ready,
 	.failed = sieve_failed,
 	.bye = sieve_bye,
+	.clean_end = sieve_clean_end,
 };
 
 /* --- AUTHENTICATE ---------------------------------------------------------- */

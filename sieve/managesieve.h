@@ -111,6 +111,9 @@ struct msv_session {
 	struct saslsrv *sasl;
 	char *sasl_mech;
 	char *user; /* after login */
+	struct net_timer *delay_timer; /* failed login: the reply waits */
+	char *delayed_reply;
+	int close_after_delay;
 };
 
 const char *msv_state_name(enum msv_state st);
@@ -128,6 +131,10 @@ void msv_add_string(struct strbuf *b, const char *s, size_t len);
 /* Sends the capability lines and a bare OK. */
 void msv_capabilities(struct msv_session *s);
 void msv_bad_command(struct msv_session *s);
+/* A failed login: "NO text" goes out after auth_fail_delay_ms, doubled
+ * per failure (at most 15 s), with input paused; after
+ * MSV_MAX_AUTH_FAILURES a BYE follows and the session ends. */
+void msv_auth_failed(struct msv_session *s, const char *text);
 void msv_hangup(struct msv_session *s);
 
 /* --- commands (managesieve_cmd.c) ----------------------------------------- */

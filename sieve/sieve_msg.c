@@ -190,7 +190,7 @@ static bool to_utf8(const char *cs, const char *s, size_t len,
 {
 	iconv_t cd;
 	char *in = (char *)s, *o;
-	size_t inl = len, ol, start = out->len;
+	size_t inl = len, ol;
 
 	if (charset_is_utf8(cs)) {
 		strbuf_add(out, s, len);
@@ -216,7 +216,6 @@ static bool to_utf8(const char *cs, const char *s, size_t len,
 	}
 	out->data[out->len] = '\0';
 	iconv_close(cd);
-	(void)start;
 	return true;
 }
 

@@ -248,6 +248,8 @@ bool sv_act_vacation(struct sv_run *r, const struct sv_cmd *c,
 		return false;
 	}
 	r->has_vacation = true;
+	if (r->delivery_line == 0)
+		r->delivery_line = (int)c->line;
 	a = add(r, SIEVE_ACT_VACATION, c);
 	if (a == NULL) {
 		action_clear(vac);

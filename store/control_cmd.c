@@ -28,6 +28,11 @@
  *   quota-set USER BYTES MESSAGES       limits, 0 = unlimited
  *   status                              * key=value lines
  *   reconstruct USER|* [MAILBOX]        * findings, then a summary
+ *   sieve-list USER                     * NAME [active]
+ *   sieve-get USER NAME                 * one line per script line
+ *   sieve-put USER NAME PATH            compile and store a script file
+ *   sieve-activate USER [NAME]          no NAME: deactivate
+ *   sieve-delete USER NAME
  *   help                                * one line per command
  */
 #include <ctype.h>
@@ -40,6 +45,7 @@
 #include "config.h"
 #include "control.h"
 #include "mailstore.h"
+#include "store/mailstore_sieve.h"
 #include "store_config.h"
 #include "strbuf.h"
 
@@ -364,6 +370,109 @@ static int control_reconstruct(struct control_ctx *x)
 	return control_result(x, err, "reconstruct");
 }
 
+/* --- sieve scripts (store/mailstore_sieve.h) ------------------------------ */
+
+static int control_sieve_list(struct control_ctx *x)
+{
+	struct msieve_entry *list;
+	struct strbuf b;
+	size_t n;
+	enum mstore_err err;
+
+	err = msieve_list(x->ms, x->argv[1], &list, &n);
+	if (err != MSTORE_OK)
+		return control_result(x, err, "sieve-list");
+	strbuf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		strbuf_reset(&b);
+		strbuf_adds(&b, "* ");
+		control_quote(&b, list[i].name);
+		if (list[i].active)
+			strbuf_adds(&b, " active");
+		control_replyf(x, "%s", b.data);
+	}
+	strbuf_free(&b);
+	msieve_list_free(&list, n);
+	control_replyf(x, "OK %zu scripts", n);
+	return 0;
+}
+
+static int control_sieve_get(struct control_ctx *x)
+{
+	char *src, *p, *nl;
+	size_t len;
+	enum mstore_err err;
+
+	err = msieve_get(x->ms, x->argv[1], x->argv[2], &src, &len);
+	if (err != MSTORE_OK)
+		return control_result(x, err, "sieve-get");
+	for (p = src; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl == NULL) {
+			control_replyf(x, "* %s", p);
+			break;
+		}
+		*nl = '\0';
+		if (nl > p && nl[-1] == '\r')
+			nl[-1] = '\0';
+		control_replyf(x, "* %s", p);
+	}
+	free(src);
+	control_replyf(x, "OK %zu bytes", len);
+	return 0;
+}
+
+/* sieve-put USER NAME PATH: the file is read by the store process. */
+static int control_sieve_put(struct control_ctx *x)
+{
+	struct msieve_limits lim = {MSIEVE_DEFAULT_MAX_SCRIPTS,
+				    MSIEVE_DEFAULT_MAX_SIZE};
+	struct strbuf src, errors;
+	char buf[8192];
+	size_t n;
+	FILE *f = fopen(x->argv[3], "rb");
+	enum mstore_err err;
+
+	if (f == NULL) {
+		control_replyf(x, "NO sieve-put: %s: %s", x->argv[3],
+			       strerror(errno));
+		return 0;
+	}
+	strbuf_init(&src);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 &&
+	       src.len <= lim.max_script_size)
+		strbuf_add(&src, buf, n);
+	fclose(f);
+	strbuf_init(&errors);
+	err = msieve_put(x->ms, x->argv[1], x->argv[2], src.data, src.len,
+			 &lim, &errors);
+	if (err == MSTORE_E_INVAL) {
+		char *line = strtok(errors.data, "\n");
+
+		for (; line != NULL; line = strtok(NULL, "\n"))
+			control_replyf(x, "* %s", line);
+		control_replyf(x, "NO sieve-put: the script does not compile");
+	} else {
+		control_result(x, err, "sieve-put");
+	}
+	strbuf_free(&errors);
+	strbuf_free(&src);
+	return 0;
+}
+
+static int control_sieve_activate(struct control_ctx *x)
+{
+	return control_result(
+	    x, msieve_activate(x->ms, x->argv[1], x->argc > 2 ? x->argv[2] : ""),
+	    "sieve-activate");
+}
+
+static int control_sieve_delete(struct control_ctx *x)
+{
+	return control_result(x, msieve_delete(x->ms, x->argv[1], x->argv[2]),
+			      "sieve-delete");
+}
+
 static int control_help(struct control_ctx *x);
 
 static const struct control_cmd control_commands[] = {
@@ -382,6 +491,12 @@ static const struct control_cmd control_commands[] = {
     {"quota-set", control_quota_set, 3, 3, "quota-set USER BYTES MESSAGES"},
     {"status", control_status, 0, 0, "status"},
     {"reconstruct", control_reconstruct, 1, 2, "reconstruct USER|* [MAILBOX]"},
+    {"sieve-list", control_sieve_list, 1, 1, "sieve-list USER"},
+    {"sieve-get", control_sieve_get, 2, 2, "sieve-get USER NAME"},
+    {"sieve-put", control_sieve_put, 3, 3, "sieve-put USER NAME PATH"},
+    {"sieve-activate", control_sieve_activate, 1, 2,
+     "sieve-activate USER [NAME]"},
+    {"sieve-delete", control_sieve_delete, 2, 2, "sieve-delete USER NAME"},
     {"help", control_help, 0, 0, "help"},
 };
 

@@ -4,8 +4,9 @@
  * (store.h).
  *
  * Files:
- *   imap_parse.c     the incremental, pure command parser and the
- *                    sequence-set parser (unit-tested byte by byte)
+ *   imap_parse.c     the incremental, pure command parser (unit-tested
+ *                    byte by byte)
+ *   imap_seqset.c    sequence sets: parse, membership, compact writing
  *   imap_session.c   one struct imap_session per connection: states,
  *                    literals (streamed APPEND), replies, timeouts, BYE
  *   imap_cmd.c       the one command table and the dispatcher
@@ -20,7 +21,8 @@
  *                    the storage engine's change hook
  *   imap_fetch.c     FETCH (first version)
  *   imap_store.c     STORE COPY MOVE
- *   imap_search.c    SEARCH (first version); SORT/THREAD answer NO
+ *   imap_search.c    SEARCH (first version); SORT/THREAD/ESEARCH
+ *                    answer NO [CANNOT] until they are written
  *
  * Writing a new command: add an entry to the table in imap_cmd.c pointing
  * at a handler declared here.  A handler gets the parsed command (struct
@@ -32,6 +34,31 @@
  * EXPUNGE, FETCH FLAGS) are sent by imap_ok() itself, before the tagged
  * line, as the table flags of the running command allow (RFC 3501 5.2,
  * 7.4.1: never EXPUNGE during a non-UID FETCH, STORE or SEARCH).
+ *
+ * For the FETCH/STORE/COPY and SEARCH/SORT/THREAD files: the dispatcher
+ * has already checked the state (SELECTED), the UID form and the argument
+ * count, and brought the view up to date (imap_view_sync) before the
+ * handler runs.  A handler then
+ *   - parses its arguments from cmd->args (imap_arg_string(),
+ *     imap_arg_is_atom(), IMAP_ARG_LIST children) and sequence sets with
+ *     imap_seqset_parse(); BAD through imap_bad();
+ *   - turns a set into message numbers with imap_view_resolve(s, &set,
+ *     cmd->uid, &msns, &n) (ascending msns; -1 = BAD), and reads each
+ *     message's cached state with imap_view_msg(s->view, msn): uid,
+ *     flags, keywords, modseq, recent, expunged (skip those);
+ *   - gets the mailbox id from imap_view_info(); reads records, MIME
+ *     and files through mailstore.h (mstore_msg_get/_mime/_open);
+ *   - after changing flags through the engine, writes the new values
+ *     into imap_view_msg() (so other sessions get FETCH FLAGS and this
+ *     one does not get an echo) and calls imap_view_reload_keywords()
+ *     when keywords were added;
+ *   - after expunging (MOVE), calls imap_view_expunged() with the uids;
+ *   - saves SEARCHRES results with imap_view_save_result();
+ *   - writes untagged data with imap_write()/imap_untagged(), flags with
+ *     imap_view_write_flags(), strings with imap_write_string(), dates
+ *     with imap_write_datetime(), and ends with imap_ok()/imap_no().
+ * s->enabled says whether CONDSTORE (MODSEQ in every FETCH), QRESYNC
+ * (VANISHED instead of EXPUNGE) or IMAP4rev2 (no \Recent) is on.
  */
 #ifndef ROOKERY_STORE_IMAP_H
 #define ROOKERY_STORE_IMAP_H
@@ -51,60 +78,60 @@ struct imap_view;
 struct imap_parser;
 struct imap_append;
 
-/* ---- the parser (imap_parse.c) ----------------------------------------- */
+/* ---- the parser (imap_parse.c) ------------------------------------------- */
 
 enum imap_arg_type {
-	IMAP_ARG_ATOM = 0,	/* str: the atom (may hold "[...]<...>") */
-	IMAP_ARG_QUOTED,	/* str: unescaped content */
-	IMAP_ARG_LITERAL,	/* str, len: bytes held in memory */
-	IMAP_ARG_SPOOL,		/* a literal streamed to a spool (APPEND) */
-	IMAP_ARG_NIL,		/* the atom NIL */
-	IMAP_ARG_LIST,		/* list, count: a parenthesised list */
+	IMAP_ARG_ATOM = 0, /* str: the atom (may hold "[...]<...>") */
+	IMAP_ARG_QUOTED,   /* str: unescaped content */
+	IMAP_ARG_LITERAL,  /* str, len: bytes held in memory */
+	IMAP_ARG_SPOOL,	   /* a literal streamed to a spool (APPEND) */
+	IMAP_ARG_NIL,	   /* the atom NIL */
+	IMAP_ARG_LIST,	   /* list, count: a parenthesised list */
 };
 
 struct imap_arg {
 	enum imap_arg_type type;
-	char *str;		/* NUL-terminated (not for LIST/SPOOL) */
+	char *str; /* NUL-terminated (not for LIST/SPOOL) */
 	size_t len;
-	struct imap_arg *list;	/* LIST children */
+	struct imap_arg *list; /* LIST children */
 	size_t count;
 	struct mstore_spool *spool; /* SPOOL: owned by the session */
 	uint64_t spool_size;
-	int literal8;		/* "~{N}" (RFC 3516) */
+	int literal8; /* "~{N}" (RFC 3516) */
 };
 
 /* A complete command: owned by the parser until imap_parser_reset(). */
 struct imap_command {
 	char *tag;
-	char *name;		/* upper-cased; for "UID X", "X" */
-	int uid;		/* sent as "UID name" */
+	char *name; /* upper-cased; for "UID X", "X" */
+	int uid;    /* sent as "UID name" */
 	struct imap_arg *args;
 	size_t nargs;
 };
 
 /* Limits (0 = the default shown). */
 struct imap_parser_params {
-	size_t max_line;	/* one line without CRLF: 65536 */
-	size_t max_command;	/* lines + in-memory literals: 1 MiB */
-	uint64_t max_literal;	/* in-memory literal: 1 MiB */
-	unsigned max_args;	/* tokens in a command: 100000 */
-	unsigned max_depth;	/* list nesting: 64 */
-	size_t max_tag;		/* 64 */
+	size_t max_line;      /* one line without CRLF: 65536 */
+	size_t max_command;   /* lines + in-memory literals: 1 MiB */
+	uint64_t max_literal; /* in-memory literal: 1 MiB */
+	unsigned max_args;    /* tokens in a command: 100000 */
+	unsigned max_depth;   /* list nesting: 64 */
+	size_t max_tag;	      /* 64 */
 };
 
 /* Return values of the parser (Dovecot's contract). */
-#define IMAP_PARSE_DONE 1	/* a command is complete */
-#define IMAP_PARSE_MORE 0	/* need more input (a line or a literal) */
-#define IMAP_PARSE_ERROR (-1)	/* see imap_parser_error() */
+#define IMAP_PARSE_DONE 1     /* a command is complete */
+#define IMAP_PARSE_MORE 0     /* need more input (a line or a literal) */
+#define IMAP_PARSE_ERROR (-1) /* see imap_parser_error() */
 
 /* What the line just given ended with (imap_parser_line). */
 struct imap_literal_info {
-	int pending;		/* a literal follows */
-	int nonsync;		/* {N+}: the client sends it without "+" */
-	int literal8;		/* ~{N} */
+	int pending;  /* a literal follows */
+	int nonsync;  /* {N+}: the client sends it without "+" */
+	int literal8; /* ~{N} */
 	uint64_t size;
-	int first_arg;		/* the literal is the command's first
-				 * argument (APPEND's mailbox name) */
+	int first_arg; /* the literal is the command's first
+			* argument (APPEND's mailbox name) */
 };
 
 struct imap_parser *imap_parser_new(const struct imap_parser_params *p);
@@ -160,7 +187,7 @@ struct imap_range {
 struct imap_seqset {
 	struct imap_range *r;
 	size_t n;
-	int saved;		/* "$" */
+	int saved; /* "$" */
 };
 #define IMAP_SEQ_STAR UINT32_MAX
 #define IMAP_SEQSET_MAX_RANGES 100000
@@ -181,13 +208,13 @@ const char *imap_arg_string(const struct imap_arg *a);
 int imap_arg_is_string(const struct imap_arg *a);
 int imap_arg_is_atom(const struct imap_arg *a, const char *upper);
 
-/* ---- modified UTF-7 (imap_utf7.c) --------------------------------------- */
+/* ---- modified UTF-7 (imap_utf7.c) ---------------------------------------- */
 
 /* RFC 3501 5.1.3.  Both return 0 and append, or -1 (bad input). */
 int imap_utf7_to_utf8(const char *in, struct strbuf *out);
 int imap_utf8_to_utf7(const char *in, struct strbuf *out);
 
-/* ---- the session (imap_session.c) --------------------------------------- */
+/* ---- the session (imap_session.c) ---------------------------------------- */
 
 enum imap_state {
 	IMAP_NOT_AUTHENTICATED = 0,
@@ -213,8 +240,8 @@ enum imap_input {
 #define IMAP_MAX_LINE 65536
 #define IMAP_MAX_BAD_COMMANDS 30
 #define IMAP_MAX_AUTH_FAILURES 5
-#define IMAP_PREAUTH_TIMEOUT 60		/* seconds before login */
-#define IMAP_AUTH_TIMEOUT (30 * 60)	/* RFC 9051 5.4: at least 30 min */
+#define IMAP_PREAUTH_TIMEOUT 60	    /* seconds before login */
+#define IMAP_AUTH_TIMEOUT (30 * 60) /* RFC 9051 5.4: at least 30 min */
 /* Replies queued beyond this stop input until they drain. */
 #define IMAP_OUTPUT_HIGH (4 * 1024 * 1024)
 #define IMAP_OUTPUT_LOW (512 * 1024)
@@ -233,33 +260,34 @@ struct imap_session {
 	/* the command running (NULL between commands) */
 	const struct imap_cmd_def *cmd;
 	const struct imap_command *args;
-	char *tag;			/* of the command running */
-	int waiting;			/* a handler finishes later */
-	int in_dispatch;		/* inside imap_cmd_dispatch() */
-	int skip_line;			/* drop the rest of a refused command */
+	char *tag;	    /* of the command running */
+	int waiting;	    /* a handler finishes later */
+	int in_dispatch;    /* inside imap_cmd_dispatch() */
+	int skip_line;	    /* drop the rest of a refused command */
+	int literal_failed; /* in-memory literal over the limits */
 
 	/* authentication */
 	struct saslsrv *sasl;
 	char *sasl_mech;
-	char *user;			/* authorised identity */
+	char *user; /* authorised identity */
 	unsigned auth_failures;
 	struct net_timer *delay_timer;
 	char *delayed_reply;
 
-	unsigned enabled;		/* IMAP_EN_* */
-	struct imap_view *view;		/* SELECTED */
+	unsigned enabled;	/* IMAP_EN_* */
+	struct imap_view *view; /* SELECTED */
 
 	/* literals */
 	struct mstore_spool *spools[16]; /* streamed APPEND literals */
 	size_t nspools;
 
-	struct imap_append *append;	/* APPEND delivery in flight */
+	struct imap_append *append; /* APPEND delivery in flight */
 
-	int flow_paused;		/* waiting for queued output to drain */
+	int flow_paused; /* waiting for queued output to drain */
 
 	unsigned bad_commands;
 	int closing;
-	int tls_pending;		/* STARTTLS ok sent, handshake due */
+	int tls_pending; /* STARTTLS ok sent, handshake due */
 };
 
 /* The one place the state changes; logs old -> new.  Leaving SELECTED
@@ -269,7 +297,7 @@ const char *imap_state_name(enum imap_state st);
 
 /* Untagged "* text\r\n". */
 void imap_untagged(struct imap_session *s, const char *fmt, ...)
-	LOG_PRINTF(2, 3);
+    LOG_PRINTF(2, 3);
 /* Raw bytes (a whole untagged response built by the caller). */
 void imap_write(struct imap_session *s, const void *data, size_t len);
 /*
@@ -279,11 +307,11 @@ void imap_write(struct imap_session *s, const void *data, size_t len);
  * allow.  Then the command is over (imap_cmd_done()).
  */
 void imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
-	LOG_PRINTF(3, 4);
+    LOG_PRINTF(3, 4);
 void imap_no(struct imap_session *s, const char *code, const char *fmt, ...)
-	LOG_PRINTF(3, 4);
+    LOG_PRINTF(3, 4);
 void imap_bad(struct imap_session *s, const char *code, const char *fmt, ...)
-	LOG_PRINTF(3, 4);
+    LOG_PRINTF(3, 4);
 /* A BAD with an explicit tag, outside any command (parse errors). */
 void imap_bad_tag(struct imap_session *s, const char *tag, const char *text);
 /* Sends "* BYE text" and closes after flushing. */
@@ -326,7 +354,7 @@ struct imap_cmd_def {
 	imap_handler *handler;
 	unsigned states;	/* IMAP_IN() mask */
 	unsigned flags;		/* IMAP_CMDF_* */
-	int min_args, max_args;	/* -1: unbounded */
+	int min_args, max_args; /* -1: unbounded */
 };
 
 /* Looks up name (upper case) in the table; NULL if unknown. */
@@ -342,18 +370,17 @@ void imap_capabilities(struct imap_session *s, struct strbuf *out);
 
 /* imap_auth.c */
 imap_handler imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
-	imap_cmd_starttls, imap_cmd_authenticate, imap_cmd_login, imap_cmd_id,
-	imap_cmd_enable, imap_cmd_unauthenticate;
+    imap_cmd_starttls, imap_cmd_authenticate, imap_cmd_login, imap_cmd_id,
+    imap_cmd_enable, imap_cmd_unauthenticate;
 void imap_auth_continue(struct imap_session *s, const char *line);
 void imap_auth_free(struct imap_session *s);
 /* After STARTTLS: forget SASL state (RFC 9051 6.2.1). */
 void imap_auth_reset(struct imap_session *s);
 
 /* imap_mailbox.c */
-imap_handler imap_cmd_select, imap_cmd_create, imap_cmd_delete,
-	imap_cmd_rename, imap_cmd_subscribe, imap_cmd_status, imap_cmd_check,
-	imap_cmd_close, imap_cmd_unselect, imap_cmd_expunge,
-	imap_cmd_namespace, imap_cmd_idle;
+imap_handler imap_cmd_select, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
+    imap_cmd_subscribe, imap_cmd_status, imap_cmd_check, imap_cmd_close,
+    imap_cmd_unselect, imap_cmd_expunge, imap_cmd_namespace, imap_cmd_idle;
 void imap_idle_line(struct imap_session *s, const char *line);
 /* Creates the special-use folders a new user lacks (first login). */
 void imap_mailbox_provision(struct imap_session *s);
@@ -379,18 +406,18 @@ void imap_write_datetime(struct strbuf *out, int64_t t, int32_t tz_minutes);
 
 /* imap_fetch.c, imap_store.c, imap_search.c (extended later) */
 imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
-	imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
+    imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
 
-/* ---- the selected mailbox's view (imap_view.c) ---------------------------- */
+/* ---- the selected mailbox's view (imap_view.c) --------------------------- */
 
 /* One message as this session sees it; msn = index + 1. */
 struct imap_view_msg {
 	uint32_t uid;
-	uint32_t flags;		/* MSTORE_F_* */
-	uint64_t keywords;	/* bit i: imap_view_keyword(v, i) */
+	uint32_t flags;	   /* MSTORE_F_* */
+	uint64_t keywords; /* bit i: imap_view_keyword(v, i) */
 	uint64_t modseq;
-	uint8_t recent;		/* \Recent for this session */
-	uint8_t expunged;	/* expunged elsewhere, EXPUNGE not sent yet */
+	uint8_t recent;	  /* \Recent for this session */
+	uint8_t expunged; /* expunged elsewhere, EXPUNGE not sent yet */
 };
 
 /*
@@ -403,12 +430,12 @@ void imap_view_close(struct imap_session *s);
 
 struct imap_view_info {
 	uint32_t mailbox_id;
-	const char *name;	/* storage name */
+	const char *name; /* storage name */
 	int readonly;
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 	uint32_t recent;
-	uint32_t first_unseen;	/* msn, 0 when none */
+	uint32_t first_unseen; /* msn, 0 when none */
 };
 void imap_view_info(const struct imap_view *v, struct imap_view_info *i_r);
 
@@ -429,8 +456,7 @@ uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
 int imap_view_resolve(struct imap_session *s, const struct imap_seqset *set,
 		      int uid, uint32_t **msns_r, size_t *n_r);
 /* The saved SEARCHRES result (RFC 5182): uids. */
-void imap_view_save_result(struct imap_view *v, const uint32_t *uids,
-			   size_t n);
+void imap_view_save_result(struct imap_view *v, const uint32_t *uids, size_t n);
 
 /* Keyword names (RFC 3501 FLAGS): bit i's name, NULL past the end. */
 const char *imap_view_keyword(const struct imap_view *v, unsigned bit);
@@ -454,8 +480,7 @@ void imap_view_write_flag_list(const struct imap_view *v, int permanent,
 void imap_view_sync(struct imap_session *s, int expunge);
 /* Removes msns (ascending, this session's own EXPUNGE) from the view and
  * sends EXPUNGE/VANISHED for them. */
-void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
-			size_t n);
+void imap_view_expunged(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Registers the change hook with the engine (once per process). */
 void imap_view_hook_init(struct store *st);
 /* The view notices changes immediately while s is in IDLE. */

@@ -5,9 +5,10 @@
  * The message literals were streamed into spools while they arrived
  * (imap_session.c); here each spool is delivered through the engine
  * (fsync, link, index, group commit) one after the other, and the tagged
- * reply goes out once every message is durable.  Messages of one
- * MULTIAPPEND that were stored before a later one failed stay stored
- * (the engine has no multi-spool transaction yet).
+ * reply goes out once every message is durable.  When a later message
+ * of a MULTIAPPEND fails, the ones already stored are expunged again
+ * (RFC 3502: all or none; other sessions may glimpse them meanwhile,
+ * since the engine has no multi-spool transaction).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,22 +27,21 @@
 #define APPEND_MAX_KEYWORDS MSTORE_MAX_KEYWORDS
 
 struct imap_append {
-	struct imap_session *s;		/* NULL once the session is gone */
+	struct imap_session *s; /* NULL once the session is gone */
 	struct mstore *ms;
 	char *user;
 	char *mailbox;
 	size_t n, next;
 	struct mstore_spool *spools[APPEND_MAX];
-	int own_spools;			/* taken over from a closed session */
+	int own_spools; /* taken over from a closed session */
 	struct mstore_target t[APPEND_MAX];
 	const char *kw[APPEND_MAX][APPEND_MAX_KEYWORDS + 1];
 	uint32_t uids[APPEND_MAX];
 	uint32_t uidvalidity;
 };
 
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
-				     "Jun", "Jul", "Aug", "Sep", "Oct",
-				     "Nov", "Dec"};
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 int imap_parse_datetime(const char *str, int64_t *t_r, int32_t *tz_r)
 {
@@ -92,9 +92,9 @@ static int parse_flags(const struct imap_arg *a, uint32_t *flags_r,
 		const char *name;
 		uint32_t bit;
 	} sys[] = {
-		{"\\Seen", MSTORE_F_SEEN},	 {"\\Answered", MSTORE_F_ANSWERED},
-		{"\\Flagged", MSTORE_F_FLAGGED}, {"\\Deleted", MSTORE_F_DELETED},
-		{"\\Draft", MSTORE_F_DRAFT},
+	    {"\\Seen", MSTORE_F_SEEN},	     {"\\Answered", MSTORE_F_ANSWERED},
+	    {"\\Flagged", MSTORE_F_FLAGGED}, {"\\Deleted", MSTORE_F_DELETED},
+	    {"\\Draft", MSTORE_F_DRAFT},
 	};
 	size_t nkw = 0;
 
@@ -175,6 +175,13 @@ static void append_done(void *arg, struct mstore_target *t, size_t n)
 
 	(void)n;
 	if (t->result != MSTORE_OK) {
+		/* RFC 3502 6.3.11: all or none; take back the ones stored */
+		if (ap->next > 0 &&
+		    mstore_expunge(ap->ms, ap->t[0].result_mailbox_id, ap->uids,
+				   ap->next, NULL, NULL) != MSTORE_OK)
+			log_warnx("event=imap_multiappend_undo_failed "
+				  "mailbox_id=%u stored=%zu",
+				  ap->t[0].result_mailbox_id, ap->next);
 		if (s != NULL) {
 			s->append = NULL;
 			append_reply_error(s, t->result);

@@ -43,7 +43,7 @@ void imap_auth_free(struct imap_session *s)
 	s->delayed_reply = NULL;
 }
 
-/* ---- any state -------------------------------------------------------- */
+/* ---- any state ----------------------------------------------------------- */
 
 void imap_cmd_capability(struct imap_session *s, const struct imap_command *cmd)
 {
@@ -97,9 +97,12 @@ void imap_cmd_id(struct imap_session *s, const struct imap_command *cmd)
 			if (k != NULL && v != NULL &&
 			    (strcasecmp(k, "name") == 0 ||
 			     strcasecmp(k, "version") == 0))
-				log_info("event=imap_client_id session=%s %s=%s",
-					 conn_id(s->c), strcasecmp(k, "name") == 0 ? "name" : "version",
-					 log_q(qbuf, sizeof(qbuf), v));
+				log_info(
+				    "event=imap_client_id session=%s %s=%s",
+				    conn_id(s->c),
+				    strcasecmp(k, "name") == 0 ? "name"
+							       : "version",
+				    log_q(qbuf, sizeof(qbuf), v));
 		}
 	}
 	imap_untagged(s, "ID (\"name\" \"Rookery\" \"vendor\" \"Rookery\")");
@@ -125,7 +128,7 @@ void imap_cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
 	s->tls_pending = 1;
 }
 
-/* ---- login ------------------------------------------------------------------ */
+/* ---- login --------------------------------------------------------------- */
 
 static void delay_done(void *arg)
 {
@@ -151,11 +154,13 @@ static void auth_failed(struct imap_session *s, const char *code,
 
 	s->auth_failures++;
 	log_info("event=imap_auth_failed session=%s user=%s mech=%s "
-		 "failures=%u", conn_id(s->c),
+		 "failures=%u",
+		 conn_id(s->c),
 		 log_q(qbuf, sizeof(qbuf), who != NULL ? who : ""), mech,
 		 s->auth_failures);
 	saslsrv_free(&s->sasl);
-	for (unsigned i = 1; i < s->auth_failures && delay < IMAP_MAX_FAIL_DELAY_MS; i++)
+	for (unsigned i = 1;
+	     i < s->auth_failures && delay < IMAP_MAX_FAIL_DELAY_MS; i++)
 		delay *= 2;
 	if (delay > IMAP_MAX_FAIL_DELAY_MS)
 		delay = IMAP_MAX_FAIL_DELAY_MS;
@@ -187,8 +192,8 @@ static void login_finish(struct imap_session *s, const char *identity,
 	e = mstore_user_exists(s->st->ms, user);
 	if (e != MSTORE_OK) {
 		log_warnx("event=imap_login_nomailbox session=%s user=%s "
-			  "error=\"%s\"", conn_id(s->c), qbuf,
-			  mstore_strerror(e));
+			  "error=\"%s\"",
+			  conn_id(s->c), qbuf, mstore_strerror(e));
 		free(user);
 		if (e == MSTORE_E_NOUSER)
 			imap_no(s, "AUTHORIZATIONFAILED",
@@ -245,8 +250,7 @@ void imap_cmd_login(struct imap_session *s, const struct imap_command *cmd)
 	struct saslsrv *sasl = auth_sasl(s);
 	enum saslsrv_result r;
 
-	if (user == NULL || pass == NULL ||
-	    cmd->args[0].type == IMAP_ARG_NIL) {
+	if (user == NULL || pass == NULL || cmd->args[0].type == IMAP_ARG_NIL) {
 		imap_bad(s, NULL, "LOGIN user password");
 		return;
 	}
@@ -255,8 +259,9 @@ void imap_cmd_login(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	if (!saslsrv_plaintext_ok(sasl)) {
-		imap_no(s, "PRIVACYREQUIRED",
-			"Plaintext login disallowed without TLS (LOGINDISABLED)");
+		imap_no(
+		    s, "PRIVACYREQUIRED",
+		    "Plaintext login disallowed without TLS (LOGINDISABLED)");
 		return;
 	}
 	r = saslsrv_checkpass(sasl, user, pass, NULL);
@@ -307,8 +312,8 @@ void imap_cmd_authenticate(struct imap_session *s,
 		imap_no(s, "UNAVAILABLE", "Authentication unavailable");
 		return;
 	}
-	if (!saslsrv_plaintext_ok(sasl) &&
-	    (strcasecmp(mech, "PLAIN") == 0 || strcasecmp(mech, "LOGIN") == 0)) {
+	if (!saslsrv_plaintext_ok(sasl) && (strcasecmp(mech, "PLAIN") == 0 ||
+					    strcasecmp(mech, "LOGIN") == 0)) {
 		imap_no(s, "PRIVACYREQUIRED",
 			"Plaintext authentication disallowed without TLS");
 		return;

@@ -27,45 +27,45 @@
 #define NU (IMAP_CMDF_NOTIFY | IMAP_CMDF_UID | IMAP_CMDF_UID_EXPUNGE)
 
 static const struct imap_cmd_def imap_commands[] = {
-	/* RFC 9051 6.1: any state */
-	{"CAPABILITY", imap_cmd_capability, ANY, NX, 0, 0},
-	{"NOOP", imap_cmd_noop, ANY, NX, 0, 0},
-	{"LOGOUT", imap_cmd_logout, ANY, 0, 0, 0},
-	{"ID", imap_cmd_id, ANY, NX, 1, 1},			/* RFC 2971 */
-	/* 6.2: not authenticated */
-	{"STARTTLS", imap_cmd_starttls, NOAUTH, 0, 0, 0},
-	{"AUTHENTICATE", imap_cmd_authenticate, NOAUTH, IMAP_CMDF_SECRET, 1, 2},
-	{"LOGIN", imap_cmd_login, NOAUTH, IMAP_CMDF_SECRET, 2, 2},
-	/* 6.3: authenticated */
-	{"ENABLE", imap_cmd_enable, AUTH | SEL, NX, 1, -1},	/* RFC 5161 */
-	{"SELECT", imap_cmd_select, AUTH | SEL, 0, 1, 2},
-	{"EXAMINE", imap_cmd_select, AUTH | SEL, 0, 1, 2},
-	{"CREATE", imap_cmd_create, AUTH | SEL, NX, 1, 2},
-	{"DELETE", imap_cmd_delete, AUTH | SEL, NX, 1, 1},
-	{"RENAME", imap_cmd_rename, AUTH | SEL, NX, 2, 2},
-	{"SUBSCRIBE", imap_cmd_subscribe, AUTH | SEL, NX, 1, 1},
-	{"UNSUBSCRIBE", imap_cmd_subscribe, AUTH | SEL, NX, 1, 1},
-	{"LIST", imap_cmd_list, AUTH | SEL, NX, 2, -1},
-	{"LSUB", imap_cmd_list, AUTH | SEL, NX, 2, 2},
-	{"NAMESPACE", imap_cmd_namespace, AUTH | SEL, NX, 0, 0}, /* RFC 2342 */
-	{"STATUS", imap_cmd_status, AUTH | SEL, NX, 2, 2},
-	{"APPEND", imap_cmd_append, AUTH | SEL, NX | IMAP_CMDF_STREAM, 2, -1},
-	{"IDLE", imap_cmd_idle, AUTH | SEL, NX, 0, 0},		/* RFC 2177 */
-	{"UNAUTHENTICATE", imap_cmd_unauthenticate, AUTH | SEL, 0, 0, 0},
-	/* 6.4: selected */
-	{"CHECK", imap_cmd_check, SEL, NX, 0, 0},
-	{"CLOSE", imap_cmd_close, SEL, 0, 0, 0},
-	{"UNSELECT", imap_cmd_unselect, SEL, 0, 0, 0},		/* RFC 3691 */
-	{"EXPUNGE", imap_cmd_expunge, SEL, NX | IMAP_CMDF_UID, 0, 1},
-	{"SEARCH", imap_cmd_search, SEL, NU, 1, -1},
-	{"FETCH", imap_cmd_fetch, SEL, NU, 2, -1},
-	{"STORE", imap_cmd_store, SEL, NU, 3, -1},
-	{"COPY", imap_cmd_copy, SEL, NX | IMAP_CMDF_UID, 2, 2},
-	{"MOVE", imap_cmd_move, SEL, NX | IMAP_CMDF_UID, 2, 2}, /* RFC 6851 */
-	{"SORT", imap_cmd_sort, SEL, NU, 3, -1},		/* RFC 5256 */
-	{"THREAD", imap_cmd_thread, SEL, NU, 3, -1},
-	/* RFC 6237 multi-mailbox ESEARCH (not advertised yet) */
-	{"ESEARCH", imap_cmd_esearch, AUTH | SEL, NX, 1, -1},
+    /* RFC 9051 6.1: any state */
+    {"CAPABILITY", imap_cmd_capability, ANY, NX, 0, 0},
+    {"NOOP", imap_cmd_noop, ANY, NX, 0, 0},
+    {"LOGOUT", imap_cmd_logout, ANY, 0, 0, 0},
+    {"ID", imap_cmd_id, ANY, NX, 1, 1}, /* RFC 2971 */
+    /* 6.2: not authenticated */
+    {"STARTTLS", imap_cmd_starttls, NOAUTH, 0, 0, 0},
+    {"AUTHENTICATE", imap_cmd_authenticate, NOAUTH, IMAP_CMDF_SECRET, 1, 2},
+    {"LOGIN", imap_cmd_login, NOAUTH, IMAP_CMDF_SECRET, 2, 2},
+    /* 6.3: authenticated */
+    {"ENABLE", imap_cmd_enable, AUTH | SEL, NX, 1, -1}, /* RFC 5161 */
+    {"SELECT", imap_cmd_select, AUTH | SEL, 0, 1, 2},
+    {"EXAMINE", imap_cmd_select, AUTH | SEL, 0, 1, 2},
+    {"CREATE", imap_cmd_create, AUTH | SEL, NX, 1, 2},
+    {"DELETE", imap_cmd_delete, AUTH | SEL, NX, 1, 1},
+    {"RENAME", imap_cmd_rename, AUTH | SEL, NX, 2, 2},
+    {"SUBSCRIBE", imap_cmd_subscribe, AUTH | SEL, NX, 1, 1},
+    {"UNSUBSCRIBE", imap_cmd_subscribe, AUTH | SEL, NX, 1, 1},
+    {"LIST", imap_cmd_list, AUTH | SEL, NX, 2, -1},
+    {"LSUB", imap_cmd_list, AUTH | SEL, NX, 2, 2},
+    {"NAMESPACE", imap_cmd_namespace, AUTH | SEL, NX, 0, 0}, /* RFC 2342 */
+    {"STATUS", imap_cmd_status, AUTH | SEL, NX, 2, 2},
+    {"APPEND", imap_cmd_append, AUTH | SEL, NX | IMAP_CMDF_STREAM, 2, -1},
+    {"IDLE", imap_cmd_idle, AUTH | SEL, NX, 0, 0}, /* RFC 2177 */
+    {"UNAUTHENTICATE", imap_cmd_unauthenticate, AUTH | SEL, 0, 0, 0},
+    /* 6.4: selected */
+    {"CHECK", imap_cmd_check, SEL, NX, 0, 0},
+    {"CLOSE", imap_cmd_close, SEL, 0, 0, 0},
+    {"UNSELECT", imap_cmd_unselect, SEL, 0, 0, 0}, /* RFC 3691 */
+    {"EXPUNGE", imap_cmd_expunge, SEL, NX | IMAP_CMDF_UID, 0, 1},
+    {"SEARCH", imap_cmd_search, SEL, NU, 1, -1},
+    {"FETCH", imap_cmd_fetch, SEL, NU, 2, -1},
+    {"STORE", imap_cmd_store, SEL, NU, 3, -1},
+    {"COPY", imap_cmd_copy, SEL, NX | IMAP_CMDF_UID, 2, 2},
+    {"MOVE", imap_cmd_move, SEL, NX | IMAP_CMDF_UID, 2, 2}, /* RFC 6851 */
+    {"SORT", imap_cmd_sort, SEL, NU, 3, -1},		    /* RFC 5256 */
+    {"THREAD", imap_cmd_thread, SEL, NU, 3, -1},
+    /* RFC 6237 multi-mailbox ESEARCH (not advertised yet) */
+    {"ESEARCH", imap_cmd_esearch, AUTH | SEL, NX, 1, -1},
 };
 
 const struct imap_cmd_def *imap_cmd_lookup(const char *name)
@@ -84,7 +84,8 @@ void imap_capabilities(struct imap_session *s, struct strbuf *out)
 			 "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED "
 			 "LIST-STATUS STATUS=SIZE MULTIAPPEND ESEARCH "
 			 "SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT "
-			 "UNAUTHENTICATE");
+			 "UNAUTHENTICATE SORT SORT=DISPLAY ESORT "
+			 "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	if (s->st->max_message_size != 0)
 		strbuf_printf(out, " APPENDLIMIT=%llu",
 			      (unsigned long long)s->st->max_message_size);
@@ -119,11 +120,11 @@ static void log_command(struct imap_session *s, const struct imap_command *cmd,
 {
 	char qbuf[96];
 
-	log_debug("event=imap_command session=%s tag=%s command=%s%s args=%zu%s",
-		  conn_id(s->c), log_q(qbuf, sizeof(qbuf), cmd->tag),
-		  cmd->uid ? "UID_" : "", cmd->name, cmd->nargs,
-		  def != NULL && (def->flags & IMAP_CMDF_SECRET) ? " secret=1"
-								 : "");
+	log_debug(
+	    "event=imap_command session=%s tag=%s command=%s%s args=%zu%s",
+	    conn_id(s->c), log_q(qbuf, sizeof(qbuf), cmd->tag),
+	    cmd->uid ? "UID_" : "", cmd->name, cmd->nargs,
+	    def != NULL && (def->flags & IMAP_CMDF_SECRET) ? " secret=1" : "");
 }
 
 void imap_cmd_dispatch(struct imap_session *s, const struct imap_command *cmd)
@@ -143,10 +144,8 @@ void imap_cmd_dispatch(struct imap_session *s, const struct imap_command *cmd)
 	if (!(def->states & IMAP_IN(s->state))) {
 		if (s->state == IMAP_NOT_AUTHENTICATED)
 			imap_bad(s, NULL, "%s: log in first", def->name);
-		else if (s->state == IMAP_AUTHENTICATED &&
-			 (def->states & SEL))
-			imap_bad(s, NULL, "%s: no mailbox selected",
-				 def->name);
+		else if (s->state == IMAP_AUTHENTICATED && (def->states & SEL))
+			imap_bad(s, NULL, "%s: no mailbox selected", def->name);
 		else
 			imap_bad(s, NULL, "%s not allowed now", def->name);
 		return;
@@ -160,7 +159,8 @@ void imap_cmd_dispatch(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	/* "EXPUNGE" takes no argument; "UID EXPUNGE" one */
-	if (strcmp(def->name, "EXPUNGE") == 0 && cmd->nargs != (cmd->uid ? 1u : 0u)) {
+	if (strcmp(def->name, "EXPUNGE") == 0 &&
+	    cmd->nargs != (cmd->uid ? 1u : 0u)) {
 		imap_bad(s, NULL, "Wrong number of arguments");
 		return;
 	}
@@ -173,8 +173,8 @@ void imap_cmd_dispatch(struct imap_session *s, const struct imap_command *cmd)
 	/* Commands on messages see the mailbox as it is now: new messages
 	 * and flag changes first, expunges where RFC 3501 7.4.1 allows. */
 	if (s->state == IMAP_SELECTED && (def->flags & IMAP_CMDF_UID))
-		imap_view_sync(s, (def->flags & IMAP_CMDF_EXPUNGE) ||
-					  (cmd->uid &&
-					   (def->flags & IMAP_CMDF_UID_EXPUNGE)));
+		imap_view_sync(
+		    s, (def->flags & IMAP_CMDF_EXPUNGE) ||
+			   (cmd->uid && (def->flags & IMAP_CMDF_UID_EXPUNGE)));
 	def->handler(s, cmd);
 }

@@ -131,9 +131,11 @@ static void emit(struct imap_session *s, struct list_req *r, const char *name,
 	if (mb == NULL)
 		strbuf_adds(&at, r->extended && !r->lsub ? " \\NonExistent"
 							 : " \\Noselect");
+	if (mb == NULL && children && !r->lsub)
+		strbuf_adds(&at, " \\HasChildren");
 	else
-		strbuf_adds(&at, children ? " \\HasChildren"
-					  : " \\HasNoChildren");
+		strbuf_adds(&at,
+			    children ? " \\HasChildren" : " \\HasNoChildren");
 	if (mb != NULL && !r->lsub)
 		imap_special_use_write(&at, mb->special_use);
 	if (!r->lsub && subscribed &&
@@ -157,8 +159,7 @@ static void emit(struct imap_session *s, struct list_req *r, const char *name,
 	strbuf_free(&b);
 }
 
-static int parse_options(struct list_req *r, const struct imap_arg *a,
-			 int ret)
+static int parse_options(struct list_req *r, const struct imap_arg *a, int ret)
 {
 	for (size_t i = 0; i < a->count; i++) {
 		const char *o = imap_arg_string(&a->list[i]);
@@ -205,7 +206,8 @@ static void req_free(struct list_req *r)
 static int add_patterns(struct imap_session *s, struct list_req *r,
 			const char *ref, const struct imap_arg *pat)
 {
-	const struct imap_arg *list = pat->type == IMAP_ARG_LIST ? pat->list : pat;
+	const struct imap_arg *list =
+	    pat->type == IMAP_ARG_LIST ? pat->list : pat;
 	size_t n = pat->type == IMAP_ARG_LIST ? pat->count : 1;
 
 	r->patterns = xcalloc(n + 1, sizeof(char *));
@@ -214,11 +216,49 @@ static int add_patterns(struct imap_session *s, struct list_req *r,
 
 		if (p == NULL || strlen(p) != list[i].len)
 			return -1;
-		if ((r->patterns[r->npatterns] = make_pattern(s, ref, p)) == NULL)
+		if ((r->patterns[r->npatterns] = make_pattern(s, ref, p)) ==
+		    NULL)
 			return -1;
 		r->npatterns++;
 	}
 	return n > 0 ? 0 : -1;
+}
+
+/*
+ * RFC 3501 6.3.8: "a/b" may exist without "a" (created by the CLI, or
+ * "a" deleted); "%" must still show "a", as \Noselect (\NonExistent
+ * with LIST-EXTENDED), once.
+ */
+static void list_missing_parents(struct imap_session *s, struct list_req *r)
+{
+	char **seen = NULL;
+	size_t nseen = 0;
+
+	for (size_t i = 0; i < r->nmbs; i++) {
+		char *name = xstrdup(r->mbs[i].name);
+
+		for (char *p = strchr(name, '/'); p != NULL;
+		     p = strchr(p + 1, '/')) {
+			size_t k;
+
+			*p = '\0';
+			for (k = 0; k < nseen; k++)
+				if (strcmp(seen[k], name) == 0)
+					break;
+			if (k == nseen && find_mb(r, name) == NULL &&
+			    match_any(r, name)) {
+				seen =
+				    xrealloc(seen, (nseen + 1) * sizeof(*seen));
+				seen[nseen++] = xstrdup(name);
+				emit(s, r, name, NULL, is_subscribed(r, name));
+			}
+			*p = '/';
+		}
+		free(name);
+	}
+	for (size_t k = 0; k < nseen; k++)
+		free(seen[k]);
+	free(seen);
 }
 
 /* The selection: every mailbox (or subscription) that matches. */
@@ -226,7 +266,8 @@ static void list_run(struct imap_session *s, struct list_req *r)
 {
 	if (r->lsub || (r->sel & SEL_SUBSCRIBED)) {
 		for (size_t i = 0; i < r->nsubs; i++) {
-			const struct mstore_mailbox *mb = find_mb(r, r->subs[i]);
+			const struct mstore_mailbox *mb =
+			    find_mb(r, r->subs[i]);
 
 			if (!match_any(r, r->subs[i]))
 				continue;
@@ -246,6 +287,8 @@ static void list_run(struct imap_session *s, struct list_req *r)
 			continue;
 		emit(s, r, name, &r->mbs[i], is_subscribed(r, name));
 	}
+	if (!(r->sel & SEL_SPECIAL))
+		list_missing_parents(s, r);
 }
 
 void imap_cmd_list(struct imap_session *s, const struct imap_command *cmd)
@@ -288,9 +331,9 @@ void imap_cmd_list(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	if (mstore_mailbox_list(s->st->ms, s->user, &r.mbs, &r.nmbs) !=
-		    MSTORE_OK ||
+		MSTORE_OK ||
 	    mstore_subscriptions(s->st->ms, s->user, &r.subs, &r.nsubs) !=
-		    MSTORE_OK) {
+		MSTORE_OK) {
 		req_free(&r);
 		imap_no(s, "UNAVAILABLE", "Cannot list mailboxes now");
 		return;

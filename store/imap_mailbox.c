@@ -19,15 +19,15 @@
 static const struct {
 	uint32_t bit;
 	const char *name;
-	const char *folder;	/* created at first login, or NULL */
+	const char *folder; /* created at first login, or NULL */
 } special_uses[] = {
-	{MSTORE_SU_ALL, "\\All", NULL},
-	{MSTORE_SU_ARCHIVE, "\\Archive", "Archive"},
-	{MSTORE_SU_DRAFTS, "\\Drafts", "Drafts"},
-	{MSTORE_SU_FLAGGED, "\\Flagged", NULL},
-	{MSTORE_SU_JUNK, "\\Junk", "Junk"},
-	{MSTORE_SU_SENT, "\\Sent", "Sent"},
-	{MSTORE_SU_TRASH, "\\Trash", "Trash"},
+    {MSTORE_SU_ALL, "\\All", NULL},
+    {MSTORE_SU_ARCHIVE, "\\Archive", "Archive"},
+    {MSTORE_SU_DRAFTS, "\\Drafts", "Drafts"},
+    {MSTORE_SU_FLAGGED, "\\Flagged", NULL},
+    {MSTORE_SU_JUNK, "\\Junk", "Junk"},
+    {MSTORE_SU_SENT, "\\Sent", "Sent"},
+    {MSTORE_SU_TRASH, "\\Trash", "Trash"},
 };
 #define NSPECIAL (sizeof(special_uses) / sizeof(*special_uses))
 
@@ -95,7 +95,7 @@ static void mstore_no(struct imap_session *s, enum mstore_err e)
 	}
 }
 
-/* ---- SELECT / EXAMINE ------------------------------------------------------ */
+/* ---- SELECT / EXAMINE ---------------------------------------------------- */
 
 struct select_opts {
 	int condstore;
@@ -123,8 +123,7 @@ static int select_params(struct imap_session *s, const struct imap_arg *a,
 
 		if (imap_arg_is_atom(p, "CONDSTORE")) {
 			o->condstore = 1;
-		} else if (imap_arg_is_atom(p, "QRESYNC") &&
-			   i + 1 < a->count &&
+		} else if (imap_arg_is_atom(p, "QRESYNC") && i + 1 < a->count &&
 			   a->list[i + 1].type == IMAP_ARG_LIST &&
 			   a->list[i + 1].count >= 2) {
 			const struct imap_arg *q = a->list[i + 1].list;
@@ -138,8 +137,8 @@ static int select_params(struct imap_session *s, const struct imap_arg *a,
 				return -1;
 			o->uidvalidity = (uint32_t)uv;
 			if (a->list[i + 1].count >= 3 &&
-			    imap_seqset_parse(imap_arg_string(&q[2]),
-					      &o->known, &err) < 0)
+			    imap_seqset_parse(imap_arg_string(&q[2]), &o->known,
+					      &err) < 0)
 				return -1;
 			o->qresync = 1;
 			i++;
@@ -166,7 +165,8 @@ static void qresync_report(struct imap_session *s, const struct select_opts *o,
 			      &ngone) == MSTORE_OK) {
 		for (size_t i = 0; i < ngone; i++)
 			if (o->known.n == 0 ||
-			    imap_seqset_contains(&o->known, gone[i], UINT32_MAX))
+			    imap_seqset_contains(&o->known, gone[i],
+						 UINT32_MAX))
 				gone[k++] = gone[i];
 		if (k > 0) {
 			strbuf_adds(&b, "* VANISHED (EARLIER) ");
@@ -217,9 +217,10 @@ static void select_responses(struct imap_session *s, int readonly,
 		strbuf_adds(&b, "()");
 	else
 		imap_view_write_flag_list(s->view, 1, &b);
-	strbuf_printf(&b, "] Limited\r\n* OK [UIDVALIDITY %u] UIDs valid\r\n"
-			  "* OK [UIDNEXT %u] Predicted next UID\r\n"
-			  "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+	strbuf_printf(&b,
+		      "] Limited\r\n* OK [UIDVALIDITY %u] UIDs valid\r\n"
+		      "* OK [UIDNEXT %u] Predicted next UID\r\n"
+		      "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		      vi.uidvalidity, vi.uidnext,
 		      (unsigned long long)vi.highestmodseq);
 	if (s->enabled & IMAP_EN_IMAP4REV2) {
@@ -274,7 +275,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 		imap_ok(s, "READ-WRITE", "SELECT completed");
 }
 
-/* ---- CREATE DELETE RENAME SUBSCRIBE ----------------------------------------- */
+/* ---- CREATE DELETE RENAME SUBSCRIBE -------------------------------------- */
 
 static int parse_use(const struct imap_arg *a, uint32_t *su_r)
 {
@@ -307,8 +308,9 @@ void imap_cmd_create(struct imap_session *s, const struct imap_command *cmd)
 
 	if (cmd->nargs == 2 && (r = parse_use(&cmd->args[1], &su)) < 0) {
 		if (r == -2)
-			imap_no(s, "USEATTR", "Unsupported special-use "
-						  "attribute");
+			imap_no(s, "USEATTR",
+				"Unsupported special-use "
+				"attribute");
 		else
 			imap_bad(s, NULL, "Invalid CREATE parameters");
 		return;
@@ -373,6 +375,13 @@ void imap_cmd_rename(struct imap_session *s, const struct imap_command *cmd)
 		free(from);
 		return;
 	}
+	/* RFC 3501 6.3.5: superiors of the new name are created */
+	for (char *p = strchr(to, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (strcmp(to, from) != 0)
+			mstore_mailbox_create(s->st->ms, s->user, to, 0, NULL);
+		*p = '/';
+	}
 	e = mstore_mailbox_rename(s->st->ms, s->user, from, to);
 	free(from);
 	free(to);
@@ -410,7 +419,7 @@ void imap_cmd_subscribe(struct imap_session *s, const struct imap_command *cmd)
 		imap_ok(s, NULL, "%s completed", cmd->name);
 }
 
-/* ---- STATUS ---------------------------------------------------------------------- */
+/* ---- STATUS -------------------------------------------------------------- */
 
 int imap_status_items(struct imap_session *s, const struct imap_arg *list,
 		      const struct mstore_mailbox *mb, struct strbuf *out)
@@ -495,7 +504,7 @@ void imap_cmd_namespace(struct imap_session *s, const struct imap_command *cmd)
 	imap_ok(s, NULL, "NAMESPACE completed");
 }
 
-/* ---- CHECK CLOSE UNSELECT EXPUNGE -------------------------------------------- */
+/* ---- CHECK CLOSE UNSELECT EXPUNGE ---------------------------------------- */
 
 void imap_cmd_check(struct imap_session *s, const struct imap_command *cmd)
 {
@@ -504,8 +513,9 @@ void imap_cmd_check(struct imap_session *s, const struct imap_command *cmd)
 }
 
 /* Expunges \Deleted messages of the view (restricted to uidset). */
-static int expunge_deleted(struct imap_session *s, const struct imap_seqset *uidset,
-			   uint32_t **gone_r, size_t *ngone_r)
+static int expunge_deleted(struct imap_session *s,
+			   const struct imap_seqset *uidset, uint32_t **gone_r,
+			   size_t *ngone_r)
 {
 	struct imap_view_info vi;
 	uint32_t n = imap_view_count(s->view), k = 0, *uids;
@@ -572,8 +582,9 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	memset(&set, 0, sizeof(set));
-	if (cmd->uid && (imap_seqset_parse(imap_arg_string(&cmd->args[0]),
-					   &set, &err) < 0 || set.saved)) {
+	if (cmd->uid && (imap_seqset_parse(imap_arg_string(&cmd->args[0]), &set,
+					   &err) < 0 ||
+			 set.saved)) {
 		imap_seqset_free(&set);
 		imap_bad(s, NULL, "Invalid UID set");
 		return;
@@ -590,7 +601,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd)
 	imap_ok(s, NULL, "EXPUNGE completed");
 }
 
-/* ---- IDLE ---------------------------------------------------------------------------- */
+/* ---- IDLE ---------------------------------------------------------------- */
 
 void imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 {

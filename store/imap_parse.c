@@ -21,11 +21,11 @@
 #include "store/imap.h"
 
 struct seg {
-	size_t text_off, text_len;	/* in p->buf */
+	size_t text_off, text_len; /* in p->buf */
 	int has_lit;
-	size_t marker_off;		/* '{' (or '~') in the text */
+	size_t marker_off; /* '{' (or '~') in the text */
 	int lit_spool;
-	size_t lit_off, lit_len;	/* in p->buf */
+	size_t lit_off, lit_len; /* in p->buf */
 	struct mstore_spool *sp;
 	uint64_t sp_size;
 	int lit8;
@@ -36,7 +36,7 @@ struct imap_parser {
 	struct strbuf buf;
 	struct seg *segs;
 	size_t nsegs, capsegs;
-	int in_literal;			/* last segment awaits its literal */
+	int in_literal; /* last segment awaits its literal */
 	char tag[80];
 	char name[32];
 
@@ -95,7 +95,18 @@ void imap_parser_reset(struct imap_parser *p)
 	free(p->cmd.tag);
 	free(p->cmd.name);
 	memset(&p->cmd, 0, sizeof(p->cmd));
-	strbuf_reset(&p->buf);
+	/* an idle session should not keep a big command's buffer */
+	if (p->buf.cap > 16384) {
+		strbuf_free(&p->buf);
+		strbuf_init(&p->buf);
+	} else {
+		strbuf_reset(&p->buf);
+	}
+	if (p->capsegs > 16) {
+		free(p->segs);
+		p->segs = NULL;
+		p->capsegs = 0;
+	}
 	p->nsegs = 0;
 	p->in_literal = 0;
 	p->done = 0;
@@ -162,12 +173,12 @@ static int is_tag_char(unsigned char ch)
 }
 
 /* The tag and name of the first line, for replies before the end. */
-static void peek_tag_name(struct imap_parser *p, const char *line,
-			  size_t len)
+static void peek_tag_name(struct imap_parser *p, const char *line, size_t len)
 {
 	size_t i = 0, j;
 
-	while (i < len && i < p->prm.max_tag && is_tag_char((unsigned char)line[i]))
+	while (i < len && i < p->prm.max_tag &&
+	       is_tag_char((unsigned char)line[i]))
 		i++;
 	if (i == 0 || (i < len && line[i] != ' '))
 		return;
@@ -277,8 +288,8 @@ int imap_parser_line(struct imap_parser *p, const char *line, size_t len,
 	lit_r->nonsync = res.literal_nonsync;
 	lit_r->literal8 = sg->lit8;
 	lit_r->size = res.literal_size;
-	lit_r->first_arg = p->nsegs == 1 &&
-			   marker_is_first_arg(line, sg->marker_off);
+	lit_r->first_arg =
+	    p->nsegs == 1 && marker_is_first_arg(line, sg->marker_off);
 	sg->lit_off = p->buf.len;
 	return IMAP_PARSE_MORE;
 }
@@ -318,11 +329,11 @@ void imap_parser_literal_spool(struct imap_parser *p, struct mstore_spool *sp,
 	p->in_literal = 0;
 }
 
-/* ---- tokenizer ---------------------------------------------------------- */
+/* ---- tokenizer ----------------------------------------------------------- */
 
 struct cursor {
 	size_t seg;
-	size_t pos;	/* within the segment's text */
+	size_t pos; /* within the segment's text */
 };
 
 struct toklist {
@@ -362,7 +373,8 @@ static int parse_quoted(struct imap_parser *p, const char *t, size_t tl,
 		if (t[i] == '"')
 			break;
 		if (t[i] == '\\') {
-			if (i + 1 >= tl || (t[i + 1] != '"' && t[i + 1] != '\\')) {
+			if (i + 1 >= tl ||
+			    (t[i + 1] != '"' && t[i + 1] != '\\')) {
 				strbuf_free(&s);
 				return fail(p, "Bad escape in quoted string");
 			}
@@ -410,8 +422,7 @@ static int parse_atom(struct imap_parser *p, const char *t, size_t tl,
 		return fail(p, "Empty atom");
 	a->len = i - *pos;
 	a->str = xstrndup(t + *pos, a->len);
-	a->type = strcasecmp(a->str, "NIL") == 0 ? IMAP_ARG_NIL
-						 : IMAP_ARG_ATOM;
+	a->type = strcasecmp(a->str, "NIL") == 0 ? IMAP_ARG_NIL : IMAP_ARG_ATOM;
 	*pos = i;
 	return 0;
 }
@@ -506,7 +517,8 @@ static int parse_args(struct imap_parser *p, struct cursor *cur,
 			if (parse_quoted(p, t, tl, &cur->pos, a) < 0)
 				return -1;
 		} else if (ch == '{' || ch == '~') {
-			return fail(p, "Literal marker not at the end of a line");
+			return fail(p,
+				    "Literal marker not at the end of a line");
 		} else if (parse_atom(p, t, tl, &cur->pos, a) < 0) {
 			return -1;
 		}
@@ -553,8 +565,9 @@ static int tokenize(struct imap_parser *p)
 			return fail(p, "Invalid tag");
 	if (l.a[0].len > p->prm.max_tag)
 		return fail(p, "Tag too long");
-	if (l.n < 2 || (l.a[1].type != IMAP_ARG_ATOM &&
-			l.a[1].type != IMAP_ARG_NIL) || !valid_name(l.a[1].str))
+	if (l.n < 2 ||
+	    (l.a[1].type != IMAP_ARG_ATOM && l.a[1].type != IMAP_ARG_NIL) ||
+	    !valid_name(l.a[1].str))
 		return fail(p, "Missing or invalid command name");
 	p->cmd.tag = l.a[0].str;
 	l.a[0].str = NULL;
@@ -671,8 +684,8 @@ const char *imap_arg_string(const struct imap_arg *a)
 
 int imap_arg_is_string(const struct imap_arg *a)
 {
-	return a != NULL && (a->type == IMAP_ARG_QUOTED ||
-			     a->type == IMAP_ARG_LITERAL);
+	return a != NULL &&
+	       (a->type == IMAP_ARG_QUOTED || a->type == IMAP_ARG_LITERAL);
 }
 
 int imap_arg_is_atom(const struct imap_arg *a, const char *upper)

@@ -4,8 +4,8 @@
  * comparisons, MODSEQ (RFC 7162), HEADER/SUBJECT/FROM/TO/CC/BCC
  * substrings (decoded, ASCII case-insensitive), BODY/TEXT on the raw
  * bytes, NOT/OR/lists; RETURN (MIN MAX ALL COUNT SAVE) for ESEARCH
- * (RFC 4731) and SEARCHRES (RFC 5182).  SORT and THREAD answer NO until
- * their engineer lands them.
+ * (RFC 4731) and SEARCHRES (RFC 5182).  imap_search_msns() (imap_search.h)
+ * evaluates the criteria of SORT and THREAD (imap_sort.c, imap_thread.c).
  *
  * The key tree is parsed first (so a syntax error is BAD before any
  * work), then evaluated per message, loading the index record, the MIME
@@ -24,6 +24,7 @@
 #include "mime.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_search.h"
 #include "store/store.h"
 
 enum key_type {
@@ -482,9 +483,20 @@ static int parse_return(const struct imap_arg *a, unsigned *ret_r)
 	return 0;
 }
 
+/* RFC 7162 3.1.5: a search with MODSEQ reports the highest modseq. */
+static int uses_modseq(const struct key *k)
+{
+	if (k->type == K_MODSEQ)
+		return 1;
+	for (size_t i = 0; i < k->nsub; i++)
+		if (uses_modseq(&k->sub[i]))
+			return 1;
+	return 0;
+}
+
 static void write_result(struct imap_session *s, const struct imap_command *cmd,
 			 unsigned ret, int esearch, const uint32_t *res,
-			 size_t n)
+			 size_t n, uint64_t modseq)
 {
 	struct strbuf b;
 
@@ -493,6 +505,9 @@ static void write_result(struct imap_session *s, const struct imap_command *cmd,
 		strbuf_adds(&b, "* SEARCH");
 		for (size_t i = 0; i < n; i++)
 			strbuf_printf(&b, " %u", res[i]);
+		if (modseq != 0 && n > 0)
+			strbuf_printf(&b, " (MODSEQ %llu)",
+				      (unsigned long long)modseq);
 	} else {
 		strbuf_adds(&b, "* ESEARCH (TAG ");
 		imap_write_string(&b, cmd->tag, strlen(cmd->tag));
@@ -509,6 +524,9 @@ static void write_result(struct imap_session *s, const struct imap_command *cmd,
 			strbuf_adds(&b, " ALL ");
 			imap_seqset_write(&b, res, n);
 		}
+		if (modseq != 0 && n > 0)
+			strbuf_printf(&b, " MODSEQ %llu",
+				      (unsigned long long)modseq);
 	}
 	strbuf_add(&b, "\r\n", 2);
 	if (!esearch || b.len > 0)
@@ -522,7 +540,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	struct imap_view_info vi;
 	size_t start = 0;
 	unsigned ret = 0;
-	int esearch = 0;
+	int esearch = 0, want_modseq;
+	uint64_t modseq = 0;
 	uint32_t n = imap_view_count(s->view), k = 0, *res, *uids;
 
 	memset(&root, 0, sizeof(root));
@@ -554,6 +573,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	imap_view_info(s->view, &vi);
+	want_modseq = uses_modseq(&root);
+	if (want_modseq)
+		s->enabled |= IMAP_EN_CONDSTORE;
 	res = xcalloc(n + 1, sizeof(*res));
 	uids = xcalloc(n + 1, sizeof(*uids));
 	for (uint32_t i = 1; i <= n; i++) {
@@ -567,6 +589,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		if (!m.vm->expunged && eval(&m, &root)) {
 			uids[k] = m.vm->uid;
 			res[k++] = cmd->uid ? m.vm->uid : i;
+			if (want_modseq && m.vm->modseq > modseq)
+				modseq = m.vm->modseq;
 		}
 		mime_message_free(&m.mime);
 		free(m.data);
@@ -574,23 +598,47 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	if (ret & R_SAVE)
 		imap_view_save_result(s->view, uids, k);
 	if (!(ret == R_SAVE))
-		write_result(s, cmd, ret, esearch, res, k);
+		write_result(s, cmd, ret, esearch, res, k, modseq);
 	free(res);
 	free(uids);
 	key_free(&root);
 	imap_ok(s, NULL, "SEARCH completed");
 }
 
-void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
+/* SORT and THREAD (imap_sort.c, imap_thread.c): see imap_search.h. */
+int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
+		     size_t nargs, uint32_t **msns_r, size_t *n_r)
 {
-	(void)cmd;
-	imap_no(s, "CANNOT", "SORT is not available yet");
-}
+	struct key root;
+	struct imap_view_info vi;
+	uint32_t n = imap_view_count(s->view);
+	size_t k = 0;
 
-void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
-{
-	(void)cmd;
-	imap_no(s, "CANNOT", "THREAD is not available yet");
+	memset(&root, 0, sizeof(root));
+	*msns_r = NULL;
+	*n_r = 0;
+	if (nargs == 0 || parse_list(args, nargs, &root) < 0) {
+		key_free(&root);
+		return -1;
+	}
+	imap_view_info(s->view, &vi);
+	*msns_r = xcalloc(n + 1, sizeof(**msns_r));
+	for (uint32_t i = 1; i <= n; i++) {
+		struct msg_ctx m;
+
+		memset(&m, 0, sizeof(m));
+		m.s = s;
+		m.mailbox_id = vi.mailbox_id;
+		m.msn = i;
+		m.vm = imap_view_msg(s->view, i);
+		if (!m.vm->expunged && eval(&m, &root))
+			(*msns_r)[k++] = i;
+		mime_message_free(&m.mime);
+		free(m.data);
+	}
+	key_free(&root);
+	*n_r = k;
+	return 0;
 }
 
 void imap_cmd_esearch(struct imap_session *s, const struct imap_command *cmd)

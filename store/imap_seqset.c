@@ -10,7 +10,7 @@
 #include "strbuf.h"
 #include "store/imap.h"
 
-/* ---- sequence sets ---------------------------------------------------------- */
+/* ---- sequence sets ------------------------------------------------------- */
 
 static int seq_number(const char **sp, uint32_t *v_r)
 {

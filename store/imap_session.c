@@ -21,10 +21,10 @@
 #include "store/store.h"
 
 static const char *const state_names[] = {
-	[IMAP_NOT_AUTHENTICATED] = "not_authenticated",
-	[IMAP_AUTHENTICATED] = "authenticated",
-	[IMAP_SELECTED] = "selected",
-	[IMAP_LOGOUT] = "logout",
+    [IMAP_NOT_AUTHENTICATED] = "not_authenticated",
+    [IMAP_AUTHENTICATED] = "authenticated",
+    [IMAP_SELECTED] = "selected",
+    [IMAP_LOGOUT] = "logout",
 };
 
 const char *imap_state_name(enum imap_state st)
@@ -40,19 +40,19 @@ void imap_set_state(struct imap_session *s, enum imap_state st)
 		  imap_state_name(s->state), imap_state_name(st));
 	if (s->state == IMAP_SELECTED && st != IMAP_SELECTED)
 		imap_view_close(s);
-	if (s->state == IMAP_NOT_AUTHENTICATED && st != IMAP_NOT_AUTHENTICATED &&
-	    st != IMAP_LOGOUT) {
+	if (s->state == IMAP_NOT_AUTHENTICATED &&
+	    st != IMAP_NOT_AUTHENTICATED && st != IMAP_LOGOUT) {
 		/* RFC 9051 5.4: the autologout timer is at least 30 min */
 		conn_set_idle_timeout(s->c, s->st->idle_timeout > 0
-						    ? s->st->idle_timeout
-						    : IMAP_AUTH_TIMEOUT);
+						? s->st->idle_timeout
+						: IMAP_AUTH_TIMEOUT);
 	}
 	if (st == IMAP_NOT_AUTHENTICATED)
 		conn_set_idle_timeout(s->c, IMAP_PREAUTH_TIMEOUT);
 	s->state = st;
 }
 
-/* ---- replies --------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 void imap_write(struct imap_session *s, const void *data, size_t len)
 {
@@ -74,8 +74,8 @@ void imap_untagged(struct imap_session *s, const char *fmt, ...)
 	strbuf_free(&b);
 }
 
-static void tagged(struct imap_session *s, const char *status,
-		   const char *code, const char *fmt, va_list ap)
+static void tagged(struct imap_session *s, const char *status, const char *code,
+		   const char *fmt, va_list ap)
 {
 	struct strbuf b;
 
@@ -101,8 +101,8 @@ static void pending_updates(struct imap_session *s)
 	if (!(f & IMAP_CMDF_NOTIFY))
 		return;
 	imap_view_sync(s, (f & IMAP_CMDF_EXPUNGE) ||
-				  (s->args != NULL && s->args->uid &&
-				   (f & IMAP_CMDF_UID_EXPUNGE)));
+			      (s->args != NULL && s->args->uid &&
+			       (f & IMAP_CMDF_UID_EXPUNGE)));
 }
 
 void imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
@@ -162,7 +162,7 @@ void imap_bye(struct imap_session *s, const char *fmt, ...)
 	conn_close(s->c);
 }
 
-/* ---- command lifetime --------------------------------------------------- */
+/* ---- command lifetime ---------------------------------------------------- */
 
 static void spools_free(struct imap_session *s)
 {
@@ -233,22 +233,33 @@ void imap_cmd_done(struct imap_session *s)
 	imap_cmd_resume(s);
 }
 
-/* ---- literals ------------------------------------------------------------- */
+/* ---- literals ------------------------------------------------------------ */
 
 static void literal_mem_chunk(struct conn *c, const void *data, size_t len)
 {
 	struct imap_session *s = conn_ctx(c);
 
-	if (s != NULL)
-		imap_parser_literal_data(s->parser, data, len);
+	if (s != NULL && !s->literal_failed &&
+	    imap_parser_literal_data(s->parser, data, len) < 0)
+		s->literal_failed = 1;
 }
 
 static void literal_mem_done(struct conn *c)
 {
 	struct imap_session *s = conn_ctx(c);
 
-	if (s != NULL)
-		imap_parser_literal_end(s->parser);
+	if (s == NULL)
+		return;
+	if (s->literal_failed) {
+		/* the command is too big: refuse it, drop its tail */
+		s->literal_failed = 0;
+		conn_printf(c, "%s BAD %s\r\n", imap_parser_tag(s->parser),
+			    imap_parser_error(s->parser));
+		command_forget(s);
+		s->skip_line = 1;
+		return;
+	}
+	imap_parser_literal_end(s->parser);
 }
 
 static void literal_spool_chunk(struct conn *c, const void *data, size_t len)
@@ -307,10 +318,10 @@ static void literal_refuse(struct imap_session *s,
 static void literal_start(struct imap_session *s,
 			  const struct imap_literal_info *li)
 {
-	const struct imap_cmd_def *def = imap_cmd_lookup(
-		imap_parser_name(s->parser));
-	int stream = def != NULL && (def->flags & IMAP_CMDF_STREAM) &&
-		     !li->first_arg;
+	const struct imap_cmd_def *def =
+	    imap_cmd_lookup(imap_parser_name(s->parser));
+	int stream =
+	    def != NULL && (def->flags & IMAP_CMDF_STREAM) && !li->first_arg;
 
 	if (stream) {
 		struct mstore_spool *sp = NULL;
@@ -326,13 +337,15 @@ static void literal_start(struct imap_session *s,
 			return;
 		}
 		if (s->nspools >= sizeof(s->spools) / sizeof(s->spools[0])) {
-			literal_refuse(s, li, "NO",
-				       "[LIMIT] Too many messages in one APPEND");
+			literal_refuse(
+			    s, li, "NO",
+			    "[LIMIT] Too many messages in one APPEND");
 			return;
 		}
 		if (mstore_spool_new(s->st->ms, &sp) != MSTORE_OK) {
-			literal_refuse(s, li, "NO",
-				       "[UNAVAILABLE] Cannot store the message");
+			literal_refuse(
+			    s, li, "NO",
+			    "[UNAVAILABLE] Cannot store the message");
 			return;
 		}
 		s->spools[s->nspools++] = sp;
@@ -352,7 +365,7 @@ static void literal_start(struct imap_session *s,
 	conn_read_literal(s->c, li->size, literal_mem_chunk, literal_mem_done);
 }
 
-/* ---- connection callbacks -------------------------------------------------- */
+/* ---- connection callbacks ------------------------------------------------ */
 
 static void command_line(struct imap_session *s, char *line, size_t len)
 {
@@ -401,9 +414,9 @@ static void imap_line(struct conn *c, char *line, size_t len)
 		memset(&res, 0, sizeof(res));
 		if (lineread_find_literal(line, len, &res) == 1) {
 			struct imap_literal_info li = {
-				.pending = 1,
-				.nonsync = res.literal_nonsync,
-				.size = res.literal_size,
+			    .pending = 1,
+			    .nonsync = res.literal_nonsync,
+			    .size = res.literal_size,
 			};
 
 			if (!li.nonsync)
@@ -440,8 +453,7 @@ static void imap_line_too_long(struct conn *c)
 		imap_auth_continue(s, "*");
 		return;
 	}
-	conn_printf(c, "%s BAD Line too long\r\n",
-		    imap_parser_tag(s->parser));
+	conn_printf(c, "%s BAD Line too long\r\n", imap_parser_tag(s->parser));
 	command_forget(s);
 	if (++s->bad_commands >= IMAP_MAX_BAD_COMMANDS)
 		imap_bye(s, "Too many invalid commands");
@@ -533,12 +545,12 @@ static void imap_close(struct conn *c, const char *reason)
 }
 
 const struct conn_ops imap_conn_ops = {
-	.proto = "imap",
-	.open = imap_open,
-	.line = imap_line,
-	.line_too_long = imap_line_too_long,
-	.timeout = imap_timeout,
-	.shutdown = imap_shutdown,
-	.tls_done = imap_tls_done,
-	.close = imap_close,
+    .proto = "imap",
+    .open = imap_open,
+    .line = imap_line,
+    .line_too_long = imap_line_too_long,
+    .timeout = imap_timeout,
+    .shutdown = imap_shutdown,
+    .tls_done = imap_tls_done,
+    .close = imap_close,
 };

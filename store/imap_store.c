@@ -204,7 +204,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 	imap_ok(s, NULL, "STORE completed");
 }
 
-/* ---- COPY / MOVE ------------------------------------------------------------ */
+/* ---- COPY / MOVE --------------------------------------------------------- */
 
 void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 {

@@ -17,7 +17,7 @@
 #include "store/imap.h"
 
 static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int b64_val(unsigned char ch)
 {
@@ -71,14 +71,14 @@ static int decode_run(const char **pp, struct strbuf *out)
 				if (u < 0xdc00 || u > 0xdfff)
 					return -1;
 				put_utf8(out, 0x10000 + ((hi - 0xd800) << 10) +
-						      (u - 0xdc00));
+						  (u - 0xdc00));
 				hi = 0;
 			} else if (u >= 0xd800 && u <= 0xdbff) {
 				hi = u;
 			} else if (u >= 0xdc00 && u <= 0xdfff) {
 				return -1;
-			} else if (u >= 0x20 && u <= 0x7e) {
-				return -1; /* must not be encoded */
+			} else if ((u >= 0x20 && u <= 0x7e) || u == 0) {
+				return -1; /* must not be encoded; no NUL */
 			} else {
 				put_utf8(out, u);
 			}
@@ -180,9 +180,9 @@ int imap_utf8_to_utf7(const char *in, struct strbuf *out)
 		if (cp >= 0x20 && cp <= 0x7e) {
 			if (shifted) {
 				if (nbits > 0)
-					strbuf_addc(out,
-						    b64[(bits << (6 - nbits)) &
-							0x3f]);
+					strbuf_addc(
+					    out,
+					    b64[(bits << (6 - nbits)) & 0x3f]);
 				strbuf_addc(out, '-');
 				shifted = 0;
 				nbits = 0;
@@ -219,7 +219,7 @@ int imap_utf8_to_utf7(const char *in, struct strbuf *out)
 	return 0;
 }
 
-/* ---- names as the client sees them ---------------------------------------- */
+/* ---- names as the client sees them --------------------------------------- */
 
 void imap_write_string(struct strbuf *out, const char *str, size_t len)
 {

@@ -24,18 +24,18 @@
 
 struct imap_view {
 	struct imap_session *s;
-	struct imap_view *next;		/* registry */
+	struct imap_view *next; /* registry */
 	uint32_t mailbox_id;
 	char *name;
 	int readonly;
 	uint32_t uidvalidity, uidnext;
-	uint64_t highestmodseq;		/* changes up to here are applied */
+	uint64_t highestmodseq; /* changes up to here are applied */
 	struct imap_view_msg *msgs;
 	uint32_t n, cap;
-	uint32_t nexpunged;		/* marked, not yet announced */
+	uint32_t nexpunged; /* marked, not yet announced */
 	char **keywords;
 	size_t nkeywords;
-	uint32_t *saved;		/* SEARCHRES */
+	uint32_t *saved; /* SEARCHRES */
 	size_t nsaved;
 	int dirty;
 	int idle;
@@ -46,7 +46,7 @@ struct imap_view {
 struct recent_mark {
 	struct recent_mark *next;
 	uint32_t mailbox_id;
-	uint32_t next_uid;		/* uids from here are new to all */
+	uint32_t next_uid; /* uids from here are new to all */
 };
 
 static struct imap_view *views;
@@ -100,7 +100,7 @@ void imap_view_hook_init(struct store *st)
 		hooked = st->ms;
 }
 
-/* ---- open / close ------------------------------------------------------- */
+/* ---- open / close -------------------------------------------------------- */
 
 static void keywords_free(struct imap_view *v)
 {
@@ -203,7 +203,7 @@ void imap_view_info(const struct imap_view *v, struct imap_view_info *i_r)
 	}
 }
 
-/* ---- lookups ------------------------------------------------------------------ */
+/* ---- lookups ------------------------------------------------------------- */
 
 uint32_t imap_view_count(const struct imap_view *v)
 {
@@ -311,8 +311,7 @@ int imap_view_resolve(struct imap_session *s, const struct imap_seqset *set,
 	return 0;
 }
 
-void imap_view_save_result(struct imap_view *v, const uint32_t *uids,
-			   size_t n)
+void imap_view_save_result(struct imap_view *v, const uint32_t *uids, size_t n)
 {
 	free(v->saved);
 	v->saved = n > 0 ? xcalloc(n, sizeof(*uids)) : NULL;
@@ -321,7 +320,7 @@ void imap_view_save_result(struct imap_view *v, const uint32_t *uids,
 	v->nsaved = n;
 }
 
-/* ---- flags ----------------------------------------------------------------------- */
+/* ---- flags --------------------------------------------------------------- */
 
 const char *imap_view_keyword(const struct imap_view *v, unsigned bit)
 {
@@ -337,9 +336,9 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } sysflags[] = {
-	{MSTORE_F_ANSWERED, "\\Answered"}, {MSTORE_F_FLAGGED, "\\Flagged"},
-	{MSTORE_F_DELETED, "\\Deleted"},   {MSTORE_F_SEEN, "\\Seen"},
-	{MSTORE_F_DRAFT, "\\Draft"},
+    {MSTORE_F_ANSWERED, "\\Answered"}, {MSTORE_F_FLAGGED, "\\Flagged"},
+    {MSTORE_F_DELETED, "\\Deleted"},   {MSTORE_F_SEEN, "\\Seen"},
+    {MSTORE_F_DRAFT, "\\Draft"},
 };
 
 void imap_view_write_flags(const struct imap_view *v,
@@ -415,7 +414,7 @@ void imap_view_reload_keywords(struct imap_session *s)
 	strbuf_free(&b);
 }
 
-/* ---- synchronisation ---------------------------------------------------------- */
+/* ---- synchronisation ----------------------------------------------------- */
 
 static void send_fetch_flags(struct imap_session *s, uint32_t msn)
 {
@@ -467,8 +466,8 @@ static void view_refresh(struct imap_session *s)
 		return;
 	if (mstore_msg_list_changed(s->st->ms, v->mailbox_id, v->highestmodseq,
 				    &ch, &nch) != MSTORE_OK ||
-	    mstore_tombstones(s->st->ms, v->mailbox_id, v->highestmodseq,
-			      &gone, &ngone) != MSTORE_OK) {
+	    mstore_tombstones(s->st->ms, v->mailbox_id, v->highestmodseq, &gone,
+			      &ngone) != MSTORE_OK) {
 		free(ch);
 		mstore_mailbox_clear(&mb);
 		return;
@@ -592,8 +591,7 @@ void imap_view_sync(struct imap_session *s, int expunge)
 		view_flush_expunged(s);
 }
 
-void imap_view_expunged(struct imap_session *s, const uint32_t *uids,
-			size_t n)
+void imap_view_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
 {
 	struct imap_view *v = s->view;
 

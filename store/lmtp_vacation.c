@@ -90,9 +90,12 @@ static int addr_in(const char *text, const char *addr)
 		int before = p > text ? (unsigned char)p[-1] : ' ';
 		int after = (unsigned char)p[al];
 
-		if (!(isalnum(before) || strchr(".+-_=", before)) &&
-		    !(isalnum(after) || strchr(".-_", after) ||
-		      (after == '@')))
+		int in_before = isalnum(before) || (before != 0 &&
+						    strchr(".+-_=", before));
+		int in_after = isalnum(after) ||
+			       (after != 0 && strchr(".-_@", after));
+
+		if (!in_before && !in_after)
 			return 1;
 		p++;
 	}

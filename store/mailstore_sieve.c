@@ -352,6 +352,7 @@ static int del_fn(DB_TXN *txn, void *arg)
 {
 	struct put_ctx *c = arg;
 	struct strbuf k;
+	void *v;
 	char *act = NULL;
 	int ret;
 
@@ -364,7 +365,12 @@ static int del_fn(DB_TXN *txn, void *arg)
 	free(act);
 	strbuf_init(&k);
 	key_user_name(&k, c->user, c->name);
-	ret = ms_db_del(c->scripts, txn, k.data, k.len);
+	/* ms_db_del() ignores a missing key: look first */
+	ret = ms_db_get(c->scripts, txn, k.data, k.len, &v, NULL, DB_RMW);
+	if (ret == 0) {
+		free(v);
+		ret = ms_db_del(c->scripts, txn, k.data, k.len);
+	}
 	strbuf_free(&k);
 	if (ret == DB_NOTFOUND)
 		return ms_fail(&c->err, MSTORE_E_NOTFOUND);
@@ -465,9 +471,14 @@ static int activate_fn(DB_TXN *txn, void *arg)
 	if ((ret = user_check(c, txn)) != 0)
 		return ret;
 	if (c->name[0] == '\0') {
-		ret = ms_db_del(c->active, txn, c->user, strlen(c->user));
-		if (ret == DB_NOTFOUND)
+		char *act = NULL;
+
+		if ((ret = active_get(c->active, txn, c->user, &act, 1)) != 0)
+			return ret;
+		if (act == NULL)
 			return 0; /* nothing was active: nothing to log */
+		free(act);
+		ret = ms_db_del(c->active, txn, c->user, strlen(c->user));
 	} else {
 		strbuf_init(&k);
 		key_user_name(&k, c->user, c->name);

@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "mailstore.h"
+#include "store/mailstore.h"
 
 struct config_section;
 struct sieve_script;

@@ -42,6 +42,8 @@ static const struct store_proto store_protos[] = {
 	{"imap", &imap_conn_ops, 0, 0},
 	{"imaps", &imap_conn_ops, 1, 0},
 	{"control", &control_conn_ops, 0, 1},
+	{"sieve", &managesieve_conn_ops, 0, 0},
+	{"managesieve", &managesieve_conn_ops, 0, 0},
 };
 /* clang-format on */
 
@@ -246,7 +248,8 @@ static void store_on_reload(void *arg)
 	sec = config_section(cfg, "store", st->name);
 	lvl = config_get(sec, "log_level", "info");
 	if (st->debug)
-		log_info("event=reload store=%s log_level=debug (-d)",
+		log_info("event=reload store=%s log_level=debug "
+			 "forced_by=-d",
 			 st->name);
 	else if (log_level_parse(lvl, &level) < 0)
 		log_warnx("event=reload_failed store=%s error=\"log_level = "

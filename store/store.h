@@ -48,5 +48,6 @@ extern const struct conn_ops lmtp_conn_ops;
 extern const struct conn_ops pop3_conn_ops;
 extern const struct conn_ops imap_conn_ops;
 extern const struct conn_ops control_conn_ops;
+extern const struct conn_ops managesieve_conn_ops; /* sieve/ */
 
 #endif

@@ -313,6 +313,32 @@ int cli_wants_help(int argc, char **argv)
 	return 0;
 }
 
+int cli_usage_error(const char *verb, const char *what, const char *arg)
+{
+	fprintf(stderr, "rookery %s: %s \"%s\" (see rookery %s --help)\n",
+		verb, what, arg, verb);
+	return 2;
+}
+
+int cli_check_options(int argc, char **argv, const char *const *value_opts)
+{
+	int i;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			continue;
+		for (k = 0; value_opts[k] != NULL; k++)
+			if (strcmp(argv[i], value_opts[k]) == 0)
+				break;
+		if (value_opts[k] == NULL)
+			return cli_usage_error(argv[0], "unknown option",
+					       argv[i]);
+		i++; /* its value */
+	}
+	return 0;
+}
+
 int cli_parse_size(const char *s, unsigned long long *bytes_r)
 {
 	unsigned long long v, mult = 1;

@@ -55,6 +55,20 @@ void cli_quote_arg(struct strbuf *out, const char *arg);
 /* 1 when argv holds --help or -h (the verb then prints usage to stdout). */
 int cli_wants_help(int argc, char **argv);
 
+/*
+ * Refuses an option the verb does not know, before anything else happens
+ * (an unknown "--x" must not end up as a user or mailbox name).  argv[0]
+ * is the verb; value_opts is a NULL-terminated list of the verb's options,
+ * each of which takes a value.  Prints "rookery VERB: unknown option ARG
+ * (see rookery VERB --help)" and returns 2 for the first argument that
+ * starts with '-' and is not one of them; returns 0 otherwise.
+ */
+int cli_check_options(int argc, char **argv, const char *const *value_opts);
+
+/* Prints "rookery VERB: WHAT \"ARG\" (see rookery VERB --help)" to
+ * stderr; returns 2, the exit status of a usage error. */
+int cli_usage_error(const char *verb, const char *what, const char *arg);
+
 /* Parses "500M", "2G", "1048576", "unlimited" (= 0) into bytes. 0 / -1. */
 int cli_parse_size(const char *s, unsigned long long *bytes_r);
 

@@ -457,6 +457,13 @@ int cmd_ab(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (argv[i][0] == '-') {
+		fprintf(stderr,
+			"rookery ab: unknown option \"%s\" (see rookery ab "
+			"--help)\n",
+			argv[i]);
+		return 2;
+	}
 	if (open_ab(find_config(cfgpath), &ab, &st) < 0)
 		return 1;
 	rc = run_verb(&ab, argc - i, argv + i);

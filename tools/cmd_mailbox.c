@@ -22,6 +22,8 @@ static void mailbox_usage(FILE *out)
 		"UIDNEXT, HIGHESTMODSEQ.\n");
 }
 
+static const char *const store_opt[] = {"--store", NULL};
+
 int cmd_mailbox(int argc, char **argv)
 {
 	static const struct {
@@ -44,13 +46,17 @@ int cmd_mailbox(int argc, char **argv)
 		mailbox_usage(stdout);
 		return 0;
 	}
+	if (cli_check_options(argc, argv, store_opt) != 0)
+		return 2;
 	for (i = 0; argc >= 2 && i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (strcmp(argv[1], subs[i].sub) == 0)
 			break;
-	if (argc < 2 || i == sizeof(subs) / sizeof(subs[0])) {
+	if (argc < 2) {
 		mailbox_usage(stderr);
 		return 2;
 	}
+	if (i == sizeof(subs) / sizeof(subs[0]))
+		return cli_usage_error("mailbox", "unknown action", argv[1]);
 	if (argc == 2 + subs[i].nargs + 2 &&
 	    strcmp(argv[2 + subs[i].nargs], "--store") == 0)
 		store = argv[3 + subs[i].nargs];

@@ -21,6 +21,8 @@ static void quota_usage(FILE *out)
 		"none).  Deliveries over quota get 552 5.2.2.\n");
 }
 
+static const char *const store_opt[] = {"--store", NULL};
+
 int cmd_quota(int argc, char **argv)
 {
 	const char *pos[3] = {NULL, NULL, NULL};
@@ -35,6 +37,8 @@ int cmd_quota(int argc, char **argv)
 		quota_usage(stdout);
 		return 0;
 	}
+	if (cli_check_options(argc, argv, store_opt) != 0)
+		return 2;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
 			store = argv[++i];

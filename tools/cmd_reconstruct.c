@@ -31,6 +31,8 @@ static void progress_line(const char *line, void *arg)
 	fflush(stdout);
 }
 
+static const char *const store_opt[] = {"--store", NULL};
+
 int cmd_reconstruct(int argc, char **argv)
 {
 	const char *pos[2] = {NULL, NULL};
@@ -44,6 +46,8 @@ int cmd_reconstruct(int argc, char **argv)
 		reconstruct_usage(stdout);
 		return 0;
 	}
+	if (cli_check_options(argc, argv, store_opt) != 0)
+		return 2;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
 			store = argv[++i];

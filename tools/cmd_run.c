@@ -200,6 +200,84 @@ static int demo_users_create(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * Runs `rookery ab ARGS` (this program) with input on its standard input;
+ * returns its exit status, or -1.  A child process keeps the address-book
+ * code's state out of this supervisor.
+ */
+static int run_ab(const char *conf, const char *input, char *const args[])
+{
+	char *argv[12];
+	int pipefd[2], status, n = 0;
+	pid_t pid;
+
+	argv[n++] = "/proc/self/exe";
+	argv[n++] = "-q";
+	argv[n++] = "-c";
+	argv[n++] = (char *)conf;
+	argv[n++] = "ab";
+	while (*args != NULL && n < 11)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[0], STDIN_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(127);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	if (input != NULL &&
+	    write(pipefd[1], input, strlen(input)) != (ssize_t)strlen(input))
+		fprintf(stderr, "rookery run: cannot feed rookery ab\n");
+	close(pipefd[1]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * The demo address books (DESIGN.md, black-box contract): account
+ * "example" with alice (full management) and bob, LDAP password "demo".
+ * Re-running is harmless: existing identities are updated.
+ */
+static int demo_books(const struct config *cfg, const char *conf)
+{
+	char *account[] = {"add-account", "example", NULL};
+	char *alice[] = {"add-mailbox", (char *)demo_users[0], "--account",
+			 "example", "--manage", NULL};
+	char *bob[] = {"add-mailbox", (char *)demo_users[1], "--account",
+		       "example", NULL};
+	const char *const who[] = {"example", demo_users[0], demo_users[1]};
+	size_t i;
+
+	if (config_section(cfg, "ldapab", NULL) == NULL)
+		return 0;
+	if (run_ab(conf, NULL, account) != 0 || run_ab(conf, NULL, alice) != 0 ||
+	    run_ab(conf, NULL, bob) != 0) {
+		fprintf(stderr, "rookery run: could not create the demo "
+				"address books (see rookery ab --help)\n");
+		return -1;
+	}
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		char *passwd[] = {"passwd", (char *)who[i], NULL};
+
+		if (run_ab(conf, "demo\n", passwd) != 0) {
+			fprintf(stderr, "rookery run: could not set the LDAP "
+					"password of %s\n", who[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static uid_t chown_uid;
 static gid_t chown_gid;
 
@@ -388,6 +466,12 @@ int cmd_run(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--dir") == 0)
 		dir = argv[2];
 	else if (argc != 1) {
+		if (strcmp(argv[1], "--dir") != 0)
+			return cli_usage_error("run",
+					       argv[1][0] == '-'
+						   ? "unknown option"
+						   : "unexpected argument",
+					       argv[1]);
 		run_usage(stderr);
 		return 2;
 	}
@@ -412,7 +496,8 @@ int cmd_run(int argc, char **argv)
 	}
 	cli.config_path = conf;
 	cfg = cli_config();
-	if (cfg == NULL || demo_users_create(cfg) < 0)
+	if (cfg == NULL || demo_users_create(cfg) < 0 ||
+	    demo_books(cfg, conf) < 0)
 		return 1;
 	if (as_root && demo_owner(dir) < 0)
 		return 1;

@@ -306,6 +306,13 @@ int cmd_sieve(int argc, char **argv)
 		return sieve_check(argv[2]);
 	if (strcmp(argv[1], "test") == 0)
 		return sieve_test(argc - 2, argv + 2);
+	if (strcmp(argv[1], "check") != 0) {
+		fprintf(stderr,
+			"rookery sieve: unknown %s \"%s\" (see rookery sieve "
+			"--help)\n",
+			argv[1][0] == '-' ? "option" : "action", argv[1]);
+		return 2;
+	}
 	sieve_usage(stderr);
 	return 2;
 }

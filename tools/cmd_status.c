@@ -25,6 +25,8 @@ static void status_line(const char *line, void *arg)
 	printf("  %s\n", line);
 }
 
+static const char *const store_opt[] = {"--store", NULL};
+
 int cmd_status(int argc, char **argv)
 {
 	const struct config_section *s = NULL;
@@ -36,9 +38,14 @@ int cmd_status(int argc, char **argv)
 		status_usage(stdout);
 		return 0;
 	}
+	if (cli_check_options(argc, argv, store_opt) != 0)
+		return 2;
 	if (argc == 3 && strcmp(argv[1], "--store") == 0)
 		only = argv[2];
 	else if (argc != 1) {
+		if (argc > 1 && strcmp(argv[1], "--store") != 0)
+			return cli_usage_error("status", "unexpected argument",
+					       argv[1]);
 		status_usage(stderr);
 		return 2;
 	}

@@ -182,6 +182,8 @@ static int user_del(const struct config *cfg, const char *user,
 	return 0;
 }
 
+static const char *const user_value_opts[] = {"--store", "--quota", NULL};
+
 int cmd_user(int argc, char **argv)
 {
 	const char *store = NULL, *quota = NULL;
@@ -197,7 +199,12 @@ int cmd_user(int argc, char **argv)
 		user_usage(stderr);
 		return 2;
 	}
+	if (cli_check_options(argc, argv, user_value_opts) != 0)
+		return 2;
 	sub = argv[1];
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 &&
+	    strcmp(sub, "passwd") != 0 && strcmp(sub, "list") != 0)
+		return cli_usage_error("user", "unknown action", sub);
 	if (strcmp(sub, "list") != 0) {
 		if (argc < 3) {
 			user_usage(stderr);

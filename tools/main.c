@@ -55,6 +55,9 @@ int main(int argc, char **argv)
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			cli.config_path = argv[i + 1];
+			/* Verbs that read the configuration themselves (ab,
+			 * sieve) find it there too. */
+			setenv("ROOKERY_CONFIG", argv[i + 1], 1);
 			i += 2;
 		} else if (strcmp(argv[i], "-q") == 0) {
 			cli.quiet = 1;

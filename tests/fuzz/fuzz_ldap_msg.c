@@ -48,10 +48,23 @@ static int f_is_tls(void *ctx)
 	return 0;
 }
 
+static char dir[] = "/tmp/fuzz-ldapab-XXXXXX";
+
+/* The store lives in a temporary directory for the whole run. */
+static void cleanup(void)
+{
+	char cmd[64];
+
+	ab_store_close(&ab.store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return;
+}
+
 static void init_once(void)
 {
 	static int done;
-	char dir[] = "/tmp/fuzz-ldapab-XXXXXX", *err = NULL;
+	char *err = NULL;
 	struct store *st;
 
 	if (done)
@@ -66,6 +79,7 @@ static void init_once(void)
 		abort();
 	ab.max_pdu = 1 << 16;
 	strbuf_init(&out);
+	atexit(cleanup);
 }
 
 static void check_output(void)

@@ -68,6 +68,7 @@ class RawImap:
             sock = client_tls_context().wrap_socket(sock)
         self.sock = sock
         self.buf = b""
+        self.eof = False
         self.greeting = self.line()
 
     def send(self, data):
@@ -80,6 +81,7 @@ class RawImap:
             chunk = self.sock.recv(262144)
             if not chunk:
                 rest, self.buf = self.buf, b""
+                self.eof = True
                 return rest
             self.buf += chunk
         line, self.buf = self.buf.split(b"\r\n", 1)
@@ -102,7 +104,7 @@ class RawImap:
         while True:
             line = self.line()
             lines.append(line)
-            if line.startswith(tag + b" ") or line == b"":
+            if line.startswith(tag + b" ") or self.eof:
                 return lines
 
     def cmd(self, tag, text):
@@ -123,7 +125,7 @@ class RawImap:
                 line = self.line()
                 if pred(line):
                     return line, time.monotonic() - t0
-                if line == b"":
+                if self.eof:
                     return None, time.monotonic() - t0
         except socket.timeout:
             return None, time.monotonic() - t0

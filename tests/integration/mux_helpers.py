@@ -43,27 +43,56 @@ def _dbtext(s):
     return s.replace("\\", "\\\\")
 
 
-class Directory:
-    """The embedded directory file, replaced atomically on every change."""
+def _route_cli():
+    """The `rookery` binary when it has the route verb, else None."""
+    exe = os.path.join(BIN, "rookery")
+    if not os.path.exists(exe):
+        return None
+    r = subprocess.run([exe, "route", "--help"], capture_output=True)
+    return exe if r.returncode == 0 else None
 
-    def __init__(self, path):
+
+class Directory:
+    """The embedded directory file.  Written with `rookery route` (which
+    replaces the file atomically) when the CLI has it, else with db_load
+    into a new file renamed into place: the same contract."""
+
+    def __init__(self, path, sasldb):
         self.path = path
         self.users = {}
         self.stores = {}
+        self.cli = _route_cli()
+        self.conf = path + ".conf"
+        with open(self.conf, "w") as f:
+            f.write("[global]\nsasldb = %s\n[mux]\ndirectory = %s\n"
+                    % (sasldb, path))
+
+    def route(self, *args):
+        subprocess.run([self.cli, "-q", "-c", self.conf, "route"]
+                       + list(args), check=True, capture_output=True)
 
     def set_user(self, user, store):
         self.users[user] = store
-        self.write()
+        if self.cli:
+            self.route("set", user, store)
+        else:
+            self.write()
 
     def set_store(self, name, up=True, **addrs):
         rec = ["state=%s" % ("up" if up else "down"), "role=primary"]
+        args = ["store", name, "--up" if up else "--down"]
         for svc in ("imap", "pop3", "lmtp", "sieve"):
             if addrs.get(svc):
                 rec.append("%s=%s" % (svc, addrs[svc].replace(" ", ",")))
+                args += ["--" + svc, addrs[svc]]
         self.stores[name] = " ".join(rec)
-        self.write()
+        if self.cli:
+            self.route(*args)
+        else:
+            self.write()
 
     def write(self):
+        """Writes every record at once (one atomic replacement)."""
         lines = []
         items = [("u:" + u, s) for u, s in self.users.items()]
         items += [("s:" + n, r) for n, r in self.stores.items()]
@@ -206,7 +235,8 @@ class MuxPlatform:
         self.store_factory = store_factory
         self.sasldb = os.path.join(self.base, "sasldb2")
         saslpasswd(self.sasldb, PROXY_ID, PROXY_PW)
-        self.directory = Directory(os.path.join(self.base, "directory.db"))
+        self.directory = Directory(os.path.join(self.base, "directory.db"),
+                                   self.sasldb)
         self.stores = {}
         self.muxes = []
 

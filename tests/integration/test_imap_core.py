@@ -562,11 +562,8 @@ def test_too_many_bad_commands(imap_env):
     r = RawImap(imap_env.port)
     r.send("".join("a%d FROB\r\n" % i for i in range(40)))
     text = b""
-    while True:
-        line = r.line()
-        if line == b"":
-            break
-        text += line + b"\n"
+    while not r.eof:
+        text += r.line() + b"\n"
     assert b"* BYE" in text
 
 
@@ -757,3 +754,111 @@ def test_thunderbird_like_session(imap_env, imap_user):
     lines = r.cmd("15", "logout")
     assert lines[0] == b"* BYE Logging out"
     assert lines[-1] == b"15 OK LOGOUT completed"
+
+
+def test_selected_mailbox_deleted_elsewhere(imap_env, imap_user):
+    a = imap_env.login(imap_user)
+    a.create("Tmp")
+    r = RawImap(imap_env.port)
+    r.login(imap_user)
+    r.cmd("s", "SELECT Tmp")
+    assert a.delete("Tmp")[0] == "OK"
+    lines = r.cmd("n", "NOOP")
+    assert lines[0].startswith(b"* BYE"), lines
+    a.logout()
+
+
+def test_pipelined_fetches_without_reading(imap_env, imap_user):
+    """Replies queue up to a limit, then input pauses until they drain;
+    every reply arrives complete."""
+    m = imap_env.login(imap_user)
+    msg = msg_bytes("pipe", 1024 * 1024)
+    m.append("INBOX", None, None, msg)
+    m.logout()
+    r = RawImap(imap_env.port)
+    r.login(imap_user)
+    r.cmd("s", "EXAMINE INBOX")
+    n = 40
+    r.send("".join("f%d FETCH 1 BODY.PEEK[]\r\n" % i for i in range(n)))
+    time.sleep(0.5)
+    for i in range(n):
+        line = r.line()
+        mt = re.match(rb"\* 1 FETCH \(BODY\[\] \{(\d+)\}$", line)
+        assert mt, line
+        assert r.read_bytes(int(mt.group(1))) == msg
+        assert r.line() == b")"
+        assert r.line() == b"f%d OK FETCH completed" % i
+    r.close()
+
+
+def test_missing_parent_listed_noselect(imap_env, imap_user):
+    m = imap_env.login(imap_user)
+    imap_env.st.control_ok('mailbox-create "%s" "Deep/Er"' % imap_user[0])
+    names = list_names(m, '""', "%")
+    assert names["Deep"] == ["\\Noselect", "\\HasChildren"], names
+    assert "Deep/Er" not in names
+    assert list_names(m, '""', "Deep/%") == {"Deep/Er": ["\\HasNoChildren"]}
+    # RENAME creates the superiors of the new name
+    assert m.rename("Deep/Er", "Other/Place/Er")[0] == "OK"
+    names = list_names(m)
+    assert names["Other"] == ["\\HasChildren"]
+    assert names["Other/Place"] == ["\\HasChildren"]
+    m.logout()
+
+
+def test_search_modseq(imap_env, imap_user):
+    for i in range(3):
+        imap_env.deliver(imap_user[0], msg_bytes("ms%d" % i))
+    r = RawImap(imap_env.port)
+    r.login(imap_user)
+    lines = r.cmd("s", "SELECT INBOX (CONDSTORE)")
+    hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", b" ".join(lines)).group(1))
+    lines = r.cmd("st", "STORE 2 +FLAGS.SILENT (\\Answered)")
+    lines = r.cmd("se", "SEARCH MODSEQ %d" % (hms + 1))
+    assert lines[0] == b"* SEARCH 2 (MODSEQ %d)" % (hms + 1), lines
+    lines = r.cmd("s2", "SEARCH RETURN (SAVE) ANSWERED")
+    assert lines == [b"s2 OK SEARCH completed"]
+    lines = r.cmd("f", "FETCH $ (UID)")
+    assert lines[0] == b"* 2 FETCH (UID 2 MODSEQ (%d))" % (hms + 1), lines
+    r.close()
+
+
+def test_command_over_size_limit(imap_env, imap_user):
+    r = RawImap(imap_env.port)
+    r.login(imap_user)
+    lit = b"x" * 700000
+    r.send(b"a SEARCH TEXT {700000+}\r\n" + lit + b" TEXT {700000+}\r\n" +
+           lit + b"\r\n")
+    assert r.line().startswith(b"a BAD"), "command past 1 MiB"
+    assert r.cmd("b", "NOOP")[-1] == b"b OK NOOP completed"
+    r.close()
+
+
+def test_append_to_selected_reports_exists(imap_env, imap_user):
+    r = RawImap(imap_env.port)
+    r.login(imap_user)
+    r.cmd("s", "SELECT INBOX")
+    a = msg_bytes("self")
+    r.send(b"A APPEND INBOX {%d+}\r\n%s\r\n" % (len(a), a))
+    lines = r.until_tagged("A")
+    assert lines[0] == b"* 1 EXISTS", lines
+    assert lines[-1].startswith(b"A OK [APPENDUID ")
+    lines = r.cmd("f", "FETCH 1 (FLAGS)")
+    assert lines[0] == b"* 1 FETCH (FLAGS (\\Recent))"
+    r.close()
+
+
+def test_multiappend_all_or_none(imap_env):
+    user = imap_env.st.add_user("multi@example.com", "pw-m",
+                                quota_messages=2)
+    r = RawImap(imap_env.port)
+    r.login(user)
+    msgs = [msg_bytes("mm%d" % i) for i in range(3)]
+    cmd = b"A APPEND INBOX"
+    for m in msgs:
+        cmd += b" {%d+}\r\n%s" % (len(m), m)
+    r.send(cmd + b"\r\n")
+    lines = r.until_tagged("A")
+    assert lines[-1].startswith(b"A NO [OVERQUOTA]"), lines
+    assert imap_env.st.messages(user[0]) == []
+    r.close()

@@ -86,6 +86,10 @@ def test_tagged_ok_carries_capability(env):
     assert lines[-1].startswith(b"b OK")
     c.send("c LOGOUT\r\n")
     assert c.until("c ")[-1].startswith(b"c OK")
+    # the store's goodbye is the last word: no BYE [UNAVAILABLE] added
+    assert c.closed(timeout=3)
+    assert b"UNAVAILABLE" not in c.buf
+    assert "backend_lost" not in mux.log_text()
 
 
 def test_sasl_ir_plain_and_literal_login(env):
@@ -210,3 +214,51 @@ def test_failover_bye_within_a_second(env):
             data += chunk
         assert b"* BYE [UNAVAILABLE]" in data
     assert time.monotonic() - t0 < 1.5
+
+
+def test_mbsync_through_the_mux(env, tmp_path, tls_cert):
+    """isync's mbsync pulls a mailbox over IMAPS through the mux."""
+    plat, mux, ms1, ms2, (alice, apw), _ = env
+    deliver(ms1, alice, "for mbsync")
+    deliver(ms1, alice, "second one")
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    conf = tmp_path / "mbsyncrc"
+    conf.write_text(
+        "IMAPAccount mux\nHost localhost\nPort %d\nUser %s\nPass %s\n"
+        "SSLType IMAPS\nCertificateFile %s\n\n"
+        "IMAPStore far\nAccount mux\n\n"
+        "MaildirStore near\nPath %s/\nInbox %s/INBOX\n\n"
+        "Channel c\nFar :far:\nNear :near:\nPatterns INBOX\nCreate Near\n"
+        "Sync Pull\nSyncState *\n"
+        % (mux.port("imaps"), alice, apw, tls_cert[0], mail, mail))
+    out = subprocess.run(["mbsync", "-c", str(conf), "-a"],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    files = list((mail / "INBOX" / "new").iterdir()) + \
+        list((mail / "INBOX" / "cur").iterdir())
+    assert len(files) == 2
+    bodies = b"".join(f.read_bytes() for f in files)
+    assert b"Subject: for mbsync" in bodies
+
+
+IMTEST = "/usr/lib/cyrus/bin/imtest"
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5",
+                                  "SCRAM-SHA-256"])
+def test_imtest_each_mechanism(env, mech):
+    """Cyrus imtest authenticates through the mux with each mechanism and
+    then talks to the store."""
+    import os
+    if not os.path.exists(IMTEST):
+        pytest.skip("cyrus-clients (imtest) not installed")
+    plat, mux, ms1, ms2, (alice, apw), _ = env
+    out = subprocess.run(
+        [IMTEST, "-m", mech, "-a", alice, "-w", apw, "-p",
+         str(mux.port("imap")), "127.0.0.1"],
+        input=b"x1 SELECT INBOX\r\nx2 LOGOUT\r\n", capture_output=True,
+        timeout=30)
+    text = out.stdout + out.stderr
+    assert b"Authenticated." in text, text
+    assert b"x1 OK" in text, text

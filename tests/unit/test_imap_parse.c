@@ -16,8 +16,8 @@
 #include "store/imap.h"
 
 /* Feeds in in pieces of step bytes (0: whole); returns the last result. */
-static int feed(struct imap_parser *p, const char *in, size_t len,
-		size_t step, int *cont_seen)
+static int feed(struct imap_parser *p, const char *in, size_t len, size_t step,
+		int *cont_seen)
 {
 	size_t at = 0;
 	int r = IMAP_PARSE_MORE;
@@ -74,7 +74,8 @@ static void check_login(const struct imap_command *c)
 static void test_simple(void **state)
 {
 	(void)state;
-	all_steps(check_login, "a1 login alice@example.com \"p\\\"w\\\\d\"\r\n");
+	all_steps(check_login,
+		  "a1 login alice@example.com \"p\\\"w\\\\d\"\r\n");
 }
 
 static void check_literal(const struct imap_command *c)
@@ -134,21 +135,21 @@ static void test_lists(void **state)
 static void test_errors(void **state)
 {
 	static const char *const bad[] = {
-		"\r\n",
-		"a1\r\n",
-		"a1 LOGIN \"open\r\n",
-		"a1 LOGIN (a (b)\r\n",
-		"a1 LOGIN a)\r\n",
-		"a1 LOGIN \"bad\\escape\"\r\n",
-		"a1  NOOP\r\n",
-		"a1 NOOP \r\n",
-		"* NOOP\r\n",
-		"a+ NOOP\r\n",
-		"a1 LOGIN a{5}\r\nhello\r\n",
-		"a1 LOGIN {3} x\r\n",
-		"a1 NO\x01OP\r\n",
-		"a1 UID\r\n",
-		"a1 SELECT ab\"c\r\n",
+	    "\r\n",
+	    "a1\r\n",
+	    "a1 LOGIN \"open\r\n",
+	    "a1 LOGIN (a (b)\r\n",
+	    "a1 LOGIN a)\r\n",
+	    "a1 LOGIN \"bad\\escape\"\r\n",
+	    "a1  NOOP\r\n",
+	    "a1 NOOP \r\n",
+	    "* NOOP\r\n",
+	    "a+ NOOP\r\n",
+	    "a1 LOGIN a{5}\r\nhello\r\n",
+	    "a1 LOGIN {3} x\r\n",
+	    "a1 NO\x01OP\r\n",
+	    "a1 UID\r\n",
+	    "a1 SELECT ab\"c\r\n",
 	};
 
 	(void)state;
@@ -186,8 +187,8 @@ static void test_error_then_next(void **state)
 
 static void test_limits(void **state)
 {
-	struct imap_parser_params prm = {.max_line = 64, .max_literal = 10,
-					 .max_args = 6, .max_depth = 3};
+	struct imap_parser_params prm = {
+	    .max_line = 64, .max_literal = 10, .max_args = 6, .max_depth = 3};
 	struct imap_parser *p;
 	char big[200];
 	int r;
@@ -250,9 +251,9 @@ static void test_seqset(void **state)
 {
 	struct imap_seqset set;
 	const char *err;
-	static const char *const bad[] = {"", "0", "1:", ":1", "1,", "a",
-					  "1:0", "4294967296", "1,,2", "$,1",
-					  "1 2", "-1"};
+	static const char *const bad[] = {"",	  "0",	 "1:",	":1",
+					  "1,",	  "a",	 "1:0", "4294967296",
+					  "1,,2", "$,1", "1 2", "-1"};
 
 	(void)state;
 	assert_int_equal(imap_seqset_parse("1:3,7,10:*,*", &set, &err), 0);
@@ -305,17 +306,20 @@ static void utf7_round(const char *utf8, const char *utf7)
 
 static void test_utf7(void **state)
 {
-	static const char *const bad[] = {"&", "&Jjo", "&AGE-", "&Jjo-&ZeVnLIqe-",
-					  "\xc3\xa9", "&2D3-", "&Jj-",
-					  "a\x01"};
+	static const char *const bad[] = {
+	    "&",    "&Jjo",  "&AGE-", "&Jjo-&ZeVnLIqe-", "\xc3\xa9", "&2D3-",
+	    "&Jj-", "a\x01", "&AAA-"};
 	struct strbuf b;
 
 	(void)state;
 	utf7_round("INBOX", "INBOX");
 	utf7_round("a&b", "a&-b");
-	utf7_round("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+	utf7_round("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/"
+		   "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
 		   "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-	utf7_round("Entw\xc3\xbc" "rfe", "Entw&APw-rfe");
+	utf7_round("Entw\xc3\xbc"
+		   "rfe",
+		   "Entw&APw-rfe");
 	utf7_round("\xf0\x9f\x93\xa7", "&2D3c5w-");
 	strbuf_init(&b);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -332,7 +336,8 @@ static void test_utf7(void **state)
  * well-formed result, and the parser recovers for the next command. */
 static void test_garbage(void **state)
 {
-	static const char alphabet[] = "a1 ()[]{}<>\"\\*%$+~:,.\r\nNIL0\x01\x80";
+	static const char alphabet[] =
+	    "a1 ()[]{}<>\"\\*%$+~:,.\r\nNIL0\x01\x80";
 	struct imap_parser_params prm = {.max_line = 128, .max_literal = 64};
 	struct imap_parser *p = imap_parser_new(&prm);
 	unsigned seed = 12345;
@@ -346,7 +351,8 @@ static void test_garbage(void **state)
 		len = (seed >> 16) % sizeof(buf);
 		for (size_t i = 0; i < len; i++) {
 			seed = seed * 1103515245 + 12345;
-			buf[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+			buf[i] =
+			    alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
 		}
 		while (at < len) {
 			size_t used = 0;
@@ -354,7 +360,8 @@ static void test_garbage(void **state)
 
 			at += used;
 			if (r == IMAP_PARSE_DONE) {
-				const struct imap_command *c = imap_parser_command(p);
+				const struct imap_command *c =
+				    imap_parser_command(p);
 
 				assert_non_null(c);
 				assert_true(c->tag[0] != '\0');
@@ -377,17 +384,17 @@ static void test_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple),
-		cmocka_unit_test(test_literals),
-		cmocka_unit_test(test_lists),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_error_then_next),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_line_interface),
-		cmocka_unit_test(test_seqset),
-		cmocka_unit_test(test_seqset_write),
-		cmocka_unit_test(test_utf7),
-		cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_simple),
+	    cmocka_unit_test(test_literals),
+	    cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_error_then_next),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_line_interface),
+	    cmocka_unit_test(test_seqset),
+	    cmocka_unit_test(test_seqset_write),
+	    cmocka_unit_test(test_utf7),
+	    cmocka_unit_test(test_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

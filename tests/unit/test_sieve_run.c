@@ -75,7 +75,7 @@ static void test_reject_rules(void **state)
 	assert_sieve("require [\"reject\", \"vacation\"];\nvacation \"x\";\n"
 		     "reject \"y\";",
 		     "ERROR: line 3: reject/ereject conflicts with another "
-		     "action (line 0)\n");
+		     "action (line 2)\n");
 	assert_sieve("require \"reject\"; discard; reject \"y\";",
 		     "discard\nreject \"y\"\n");
 }
