@@ -7,3 +7,5 @@ echo "# rookery bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores"
 for b in bench/lmtp.sh; do
 	sh "$b"
 done
+# The address-book server against slapd (writes bench/ldapab/RESULTS.md).
+BIN=${BUILD:-build}/bin sh bench/ldapab/run.sh

@@ -35,6 +35,9 @@ struct directory {
 	off_t size;
 	unsigned long generation;
 	struct dir_ldap *ldap;	/* users from LDAP, or NULL */
+	ino_t bad_ino;		/* a replacement that failed to open */
+	struct timespec bad_mtime;
+	int gone_warned;
 };
 
 static const char *const svc_names[DIR_SVC_COUNT] = {
@@ -239,18 +242,32 @@ static int dir_reopen(struct directory *d, char **err_r)
 			*err_r = xasprintf("%s: %s", d->path, strerror(errno));
 			return -1;
 		}
-		if (d->db == NULL && d->ino == 0)
-			return 0;
-		dir_close_file(d);
-		return 1;
+		/* Writers rename a new file over the old one, so the file
+		 * never vanishes on its own: if someone removed it, keep
+		 * routing with what we have rather than drop every user. */
+		if (d->db != NULL && !d->gone_warned) {
+			log_warnx("event=directory_missing path=%s "
+				  "action=keeping_last_view", d->path);
+			d->gone_warned = 1;
+		}
+		return 0;
 	}
+	d->gone_warned = 0;
 	if (d->db != NULL && sb.st_dev == d->dev && sb.st_ino == d->ino &&
 	    sb.st_size == d->size &&
 	    sb.st_mtim.tv_sec == d->mtime.tv_sec &&
 	    sb.st_mtim.tv_nsec == d->mtime.tv_nsec)
 		return 0;
-	if (db_open_file(d->path, DB_RDONLY, &db, err_r) < 0)
+	/* a file that failed to open is not retried until it changes */
+	if (sb.st_ino == d->bad_ino &&
+	    sb.st_mtim.tv_sec == d->bad_mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == d->bad_mtime.tv_nsec)
+		return 0;
+	if (db_open_file(d->path, DB_RDONLY, &db, err_r) < 0) {
+		d->bad_ino = sb.st_ino;
+		d->bad_mtime = sb.st_mtim;
 		return -1;
+	}
 	dir_close_file(d);
 	d->db = db;
 	d->dev = sb.st_dev;
@@ -320,6 +337,11 @@ int directory_refresh(struct directory *d)
 			 d->path, d->generation);
 	}
 	return r;
+}
+
+int directory_users_remote(const struct directory *d)
+{
+	return d->ldap != NULL;
 }
 
 unsigned long directory_generation(const struct directory *d)

@@ -86,6 +86,9 @@ void directory_close(struct directory **dir);
  * kept; logged). */
 int directory_refresh(struct directory *dir);
 
+/* 1 when users come from LDAP (lookups cost a round trip), else 0. */
+int directory_users_remote(const struct directory *dir);
+
 /* Bumped every time the view changes (reopen, LDAP cache flush). */
 unsigned long directory_generation(const struct directory *dir);
 

@@ -206,6 +206,20 @@ void conn_on_drain(struct conn *c, size_t low, void (*cb)(struct conn *c));
  */
 int conn_starttls(struct conn *c);
 
+/*
+ * Turns on raw DEFLATE (RFC 1951, no zlib header) both ways, for IMAP
+ * COMPRESS=DEFLATE (RFC 4978): call it right after queueing the last
+ * uncompressed reply (the tagged OK).  Everything queued before goes out
+ * as it is; everything written after is compressed (and sync-flushed
+ * once per event-loop turn); input not yet delivered, and all that
+ * follows, is inflated before the line/literal/raw readers see it.  A
+ * broken deflate stream from the peer closes the connection ("error").
+ * Works over TLS; STARTTLS is refused afterwards.  Returns 0, or -1 when
+ * already active (or the connection is closing or switching to TLS).
+ */
+int conn_start_deflate(struct conn *c);
+int conn_deflate_active(const struct conn *c);
+
 /* Flushes output, then closes and frees the connection (ops->close with
  * reason "closed").  No more input is delivered.  Idempotent. */
 void conn_close(struct conn *c);

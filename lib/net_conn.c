@@ -96,6 +96,8 @@ static void conn_kick_cb(evutil_socket_t fd, short what, void *arg)
 		conn_start_tls(c);
 	conn_check_drain(c);
 	conn_dispatch(c);
+	/* COMPRESS: what this turn wrote goes out as complete blocks */
+	conn_deflate_flush(c);
 	if (c->free_now || (c->closing && conn_flushed(c)))
 		conn_destroy(c);
 }
@@ -198,7 +200,14 @@ static void conn_dispatch(struct conn *c)
 		return;
 	c->dispatching = 1;
 	while (more && conn_can_deliver(c)) {
-		struct evbuffer *in = bufferevent_get_input(c->bev);
+		struct evbuffer *in = c->zs != NULL
+					  ? conn_deflate_input(c)
+					  : bufferevent_get_input(c->bev);
+
+		if (c->zin_error) {
+			conn_close_reason(c, "error");
+			break;
+		}
 
 		switch (c->mode) {
 		case CONN_LINE:
@@ -516,6 +525,7 @@ void conn_destroy(struct conn *c)
 	event_free(c->idle_ev);
 	lineread_free(&c->lr);
 	conn_outq_free(c);
+	conn_deflate_free(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -587,7 +597,7 @@ void *conn_ctx(const struct conn *c)
 int conn_starttls(struct conn *c)
 {
 	if (c->net->params.tls_ctx == NULL || c->ssl != NULL ||
-	    c->starttls_wait || c->closing || c->free_now)
+	    c->starttls_wait || c->closing || c->free_now || c->zs != NULL)
 		return -1;
 	c->starttls_wait = 1;
 	/* leave the client's handshake in the socket for the TLS layer */

@@ -17,6 +17,7 @@
 struct lineread;
 struct bufferevent;
 struct conn_outq;
+struct conn_deflate;
 
 struct net_listener {
 	struct net *net;
@@ -81,6 +82,9 @@ struct conn {
 	struct conn_outq *outq; /* queued file ranges (TLS) and what follows */
 	size_t outq_bytes;
 
+	struct conn_deflate *zs;  /* COMPRESS=DEFLATE, net_deflate.c */
+	struct evbuffer *zin_buf; /* inflated input not yet delivered */
+
 	unsigned opened : 1;	    /* ops->open() called and succeeded */
 	unsigned tls_pending : 1;   /* implicit TLS handshake running */
 	unsigned starttls_wait : 1; /* STARTTLS: waiting for output flush */
@@ -91,6 +95,7 @@ struct conn {
 	unsigned eof : 1;      /* peer finished sending */
 	unsigned dispatching : 1;
 	unsigned shutdown_sent : 1;
+	unsigned zin_error : 1; /* the peer's deflate stream is broken */
 	const char *reason;
 
 	uint64_t bytes_in, bytes_out;
@@ -111,6 +116,20 @@ void conn_update_lowat(struct conn *c);
 void conn_pump(struct conn *c);
 void conn_check_drain(struct conn *c);
 void conn_outq_free(struct conn *c);
+
+/* net_output.c: a marker in the file queue where compression starts */
+void conn_outq_mark_deflate(struct conn *c);
+
+/* net_deflate.c */
+int conn_deflate_out_on(const struct conn *c);
+void conn_deflate_output_on(struct conn *c);
+size_t conn_deflate_unflushed(const struct conn *c);
+void conn_deflate_write(struct conn *c, const void *data, size_t len);
+void conn_deflate_write_buffer(struct conn *c, struct evbuffer *b);
+void conn_deflate_flush(struct conn *c); /* Z_SYNC_FLUSH what was fed */
+/* Inflates what arrived; the buffer the readers take input from. */
+struct evbuffer *conn_deflate_input(struct conn *c);
+void conn_deflate_free(struct conn *c);
 
 /* net.c */
 void net_conn_gone(struct net *n);

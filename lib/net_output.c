@@ -28,6 +28,7 @@
 struct outq_item {
 	struct outq_item *next;
 	int fd; /* file range, or -1 for mem */
+	int deflate_mark; /* compression starts here (net_deflate.c) */
 	off_t off, left;
 	struct evbuffer *mem;
 };
@@ -38,7 +39,9 @@ struct conn_outq {
 
 size_t conn_out_len(const struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	/* bytes fed to the compressor and not yet flushed count too */
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	       conn_deflate_unflushed(c);
 }
 
 int conn_flushed(const struct conn *c)
@@ -106,17 +109,29 @@ static int outq_read_file(struct conn *c, struct outq_item *it,
 	    it->left < CONN_FILE_CHUNK ? (size_t)it->left : CONN_FILE_CHUNK;
 	ssize_t r;
 
-	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
+	char *zbuf = NULL;
+
+	if (conn_deflate_out_on(c)) {
+		zbuf = xmalloc(want);
+		v.iov_base = zbuf;
+	} else if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1) {
 		return -1;
+	}
 	r = pread(it->fd, v.iov_base, want, it->off);
 	if (r <= 0) {
 		if (r == 0)
 			errno = EIO;
 		log_warn("event=write_file_failed session=%s", c->id);
+		free(zbuf);
 		return -1;
 	}
 	v.iov_len = (size_t)r;
-	evbuffer_commit_space(out, &v, 1);
+	if (zbuf != NULL) {
+		conn_deflate_write(c, zbuf, (size_t)r);
+		free(zbuf);
+	} else {
+		evbuffer_commit_space(out, &v, 1);
+	}
 	it->off += r;
 	it->left -= r;
 	c->outq_bytes -= (size_t)r;
@@ -134,7 +149,13 @@ void conn_pump(struct conn *c)
 
 		if (it->mem != NULL) {
 			c->outq_bytes -= evbuffer_get_length(it->mem);
-			evbuffer_add_buffer(out, it->mem);
+			if (conn_deflate_out_on(c))
+				conn_deflate_write_buffer(c, it->mem);
+			else
+				evbuffer_add_buffer(out, it->mem);
+			outq_pop(c);
+		} else if (it->deflate_mark) {
+			conn_deflate_output_on(c);
 			outq_pop(c);
 		} else if (it->left == 0) {
 			outq_pop(c);
@@ -175,7 +196,10 @@ void conn_write(struct conn *c, const void *data, size_t len)
 		c->outq_bytes += len;
 		return;
 	}
-	bufferevent_write(c->bev, data, len);
+	if (conn_deflate_out_on(c))
+		conn_deflate_write(c, data, len);
+	else
+		bufferevent_write(c->bev, data, len);
 }
 
 void conn_puts(struct conn *c, const char *s)
@@ -214,7 +238,8 @@ int conn_write_file(struct conn *c, int fd, off_t offset, off_t len)
 	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dfd < 0)
 		return -1;
-	if (c->ssl == NULL && (c->outq == NULL || c->outq->head == NULL)) {
+	if (c->ssl == NULL && c->zs == NULL &&
+	    (c->outq == NULL || c->outq->head == NULL)) {
 		/* plain link: sendfile from the evbuffer */
 		if (evbuffer_add_file(bufferevent_get_output(c->bev), dfd,
 				      offset, len) < 0) {
@@ -246,4 +271,7 @@ void conn_on_drain(struct conn *c, size_t low, void (*cb)(struct conn *c))
 		conn_kick(c);
 }
 
-/* --- the output queue (files on TLS links and what follows them) -------- */
+void conn_outq_mark_deflate(struct conn *c)
+{
+	outq_append(c)->deflate_mark = 1;
+}

@@ -427,13 +427,41 @@ static void kill_fired(void *arg)
 	proxy_end(p, "store moved");
 }
 
+static int store_still_valid(struct proxy *p)
+{
+	struct dir_store st;
+	char *err = NULL;
+	int r, ok;
+
+	r = directory_store_get(p->m->dir, p->store, &st, &err);
+	if (r < 0) {
+		free(err);
+		return 1;	/* a failing directory moves nobody */
+	}
+	ok = r == 0 && st.up && st.addr[p->proto->svc] != NULL &&
+	     p->addr != NULL && strcmp(st.addr[p->proto->svc], p->addr) == 0;
+	dir_store_clear(&st);
+	return ok;
+}
+
 static int still_valid(struct proxy *p)
 {
 	struct route r;
 	int ok;
 
-	if (route_resolve(p->m, p->user, p->proto->svc, 1, &r) != ROUTE_OK)
+	/* With LDAP, users are not looked up again for every live session
+	 * (thousands of round trips on the loop): only the store record,
+	 * which lives in the file that just changed, is checked. */
+	if (directory_users_remote(p->m->dir))
+		return store_still_valid(p);
+	switch (route_resolve(p->m, p->user, p->proto->svc, 1, &r)) {
+	case ROUTE_OK:
+		break;
+	case ROUTE_ERROR:
+		return 1;
+	default:
 		return 0;
+	}
 	ok = strcmp(r.store, p->store) == 0 && p->addr != NULL &&
 	     strcmp(r.addr, p->addr) == 0;
 	route_clear(&r);

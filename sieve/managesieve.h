@@ -38,10 +38,11 @@ struct store;
 struct saslsrv;
 struct net_timer;
 
-/* --- the command reader (managesieve_parse.c) ------------------------------ */
+/* --- the command reader (managesieve_parse.c) ------------------------------
+ */
 
-#define MSV_MAX_ARGS 4		 /* the most any command takes, plus one */
-#define MSV_MAX_QUOTED 1024	 /* RFC 5804 4: quoted strings are short */
+#define MSV_MAX_ARGS 4	    /* the most any command takes, plus one */
+#define MSV_MAX_QUOTED 1024 /* RFC 5804 4: quoted strings are short */
 #define MSV_DEFAULT_MAX_LITERAL (1024 * 1024)
 
 enum msv_arg_type { MSV_ATOM = 0, MSV_QUOTED, MSV_LITERAL };
@@ -84,7 +85,8 @@ void msv_cmd_free(struct msv_cmd *c);
 enum msv_parse msv_cmd_line(struct msv_cmd *c, const char *line, size_t len);
 void msv_cmd_literal(struct msv_cmd *c, const void *data, size_t len);
 
-/* --- sessions (managesieve_session.c) -------------------------------------- */
+/* --- sessions (managesieve_session.c) --------------------------------------
+ */
 
 enum msv_state {
 	MSV_NONAUTH = 0, /* greeting sent, not logged in */
@@ -104,13 +106,13 @@ struct msv_session {
 	struct store *st;
 	enum msv_state state;
 	struct msv_cmd cmd;
-	int in_literal;	   /* streaming a literal into cmd */
-	int legacy;	   /* listener "legacy": no capabilities after TLS */
+	int in_literal; /* streaming a literal into cmd */
+	int legacy;	/* listener "legacy": no capabilities after TLS */
 	unsigned bad_commands;
 	unsigned auth_failures;
 	struct saslsrv *sasl;
 	char *sasl_mech;
-	char *user; /* after login */
+	char *user;		       /* after login */
 	struct net_timer *delay_timer; /* failed login: the reply waits */
 	char *delayed_reply;
 	int close_after_delay;

@@ -94,7 +94,8 @@ static enum msv_parse quoted(struct msv_cmd *c, const char *line, size_t len,
 			return fail(c, "NUL in quoted string");
 		}
 		if (++n > MSV_MAX_QUOTED)
-			return fail(c, "Quoted string too long (use a literal)");
+			return fail(c,
+				    "Quoted string too long (use a literal)");
 		if (a != NULL)
 			strbuf_addc(&a->s, ch);
 	}

@@ -187,8 +187,12 @@ static int control_user_add(struct control_ctx *x)
 
 static int control_user_del(struct control_ctx *x)
 {
-	return control_result(x, mstore_user_delete(x->ms, x->argv[1]),
-			      "user-del");
+	enum mstore_err err = mstore_user_delete(x->ms, x->argv[1]);
+
+	/* the user's Sieve scripts and vacation records go too */
+	if (err == MSTORE_OK)
+		(void)msieve_user_delete(x->ms, x->argv[1]);
+	return control_result(x, err, "user-del");
 }
 
 static int control_user_list(struct control_ctx *x)

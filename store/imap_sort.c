@@ -19,19 +19,30 @@
 #include "store/imap_sort.h"
 
 enum sort_key {
-	S_ARRIVAL, S_CC, S_DATE, S_FROM, S_SIZE, S_SUBJECT, S_TO,
-	S_DISPLAYFROM, S_DISPLAYTO,
+	S_ARRIVAL,
+	S_CC,
+	S_DATE,
+	S_FROM,
+	S_SIZE,
+	S_SUBJECT,
+	S_TO,
+	S_DISPLAYFROM,
+	S_DISPLAYTO,
 };
 
 static const struct {
 	const char *name;
 	enum sort_key key;
 } sort_keys[] = {
-	{"ARRIVAL", S_ARRIVAL}, {"CC", S_CC},
-	{"DATE", S_DATE},	{"FROM", S_FROM},
-	{"SIZE", S_SIZE},	{"SUBJECT", S_SUBJECT},
-	{"TO", S_TO},		{"DISPLAYFROM", S_DISPLAYFROM},
-	{"DISPLAYTO", S_DISPLAYTO},
+    {"ARRIVAL", S_ARRIVAL},
+    {"CC", S_CC},
+    {"DATE", S_DATE},
+    {"FROM", S_FROM},
+    {"SIZE", S_SIZE},
+    {"SUBJECT", S_SUBJECT},
+    {"TO", S_TO},
+    {"DISPLAYFROM", S_DISPLAYFROM},
+    {"DISPLAYTO", S_DISPLAYTO},
 };
 
 #define SORT_MAX_KEYS 32
@@ -146,8 +157,11 @@ static int parse_return(const struct imap_arg *a, unsigned *ret_r)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} opts[] = {{"MIN", R_MIN},	{"MAX", R_MAX}, {"ALL", R_ALL},
-		    {"COUNT", R_COUNT}, {"SAVE", R_SAVE}};
+	} opts[] = {{"MIN", R_MIN},
+		    {"MAX", R_MAX},
+		    {"ALL", R_ALL},
+		    {"COUNT", R_COUNT},
+		    {"SAVE", R_SAVE}};
 
 	*ret_r = 0;
 	if (a->type != IMAP_ARG_LIST)
@@ -198,7 +212,7 @@ static void write_esort(struct imap_session *s, const struct imap_command *cmd,
 			uint32_t first = item_num(&it[i], cmd->uid);
 
 			for (j = i + 1; j < n && item_num(&it[j], cmd->uid) ==
-							 first + (j - i);
+						     first + (j - i);
 			     j++)
 				;
 			strbuf_printf(&b, i > 0 ? ",%u" : "%u", first);
@@ -241,9 +255,10 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, NULL, "Invalid sort criteria");
 		return;
 	}
-	if (cs == NULL || (strcasecmp(cs, "UTF-8") != 0 &&
-			   strcasecmp(cs, "US-ASCII") != 0)) {
-		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)", "Unsupported charset");
+	if (cs == NULL ||
+	    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
+		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+			"Unsupported charset");
 		return;
 	}
 	if (imap_search_msns(s, args + 2, nargs - 2, &msns, &n) < 0) {

@@ -5,7 +5,7 @@
  * Files:
  *   imap_sortkey.c  sort keys from the header fields cached at delivery
  *                   (mime.h), collation, reply detection
- *   imap_sort.c     the SORT command
+ *   imap_sort.c     the SORT command, with ESORT (RFC 5267) return forms
  *   imap_thread.c   the THREAD command and the threading algorithms,
  *                   which work on plain arrays (unit-tested alone)
  *
@@ -23,20 +23,20 @@
 struct imap_session;
 struct imap_arg;
 
-/* ---- keys (imap_sortkey.c) ----------------------------------------------- */
+/* ---- keys (imap_sortkey.c) ---- */
 
 /* One message's keys.  Strings are never NULL ("" when absent). */
 struct imap_sortkey {
 	uint32_t msn, uid;
-	uint64_t size;		/* RFC822.SIZE */
-	int64_t arrival;	/* INTERNALDATE, UTC seconds */
-	int64_t date;		/* sent date, UTC; INTERNALDATE when the
-				 * Date: field is missing or unparseable
-				 * (RFC 5256 2.2) */
-	char *subject;		/* base subject (RFC 5256 2.1) */
-	int is_reply;		/* subject was a reply or forward */
-	char *from, *to, *cc;	/* addr-mailbox of the first address */
-	char *dfrom, *dto;	/* RFC 5957 display keys */
+	uint64_t size;	      /* RFC822.SIZE */
+	int64_t arrival;      /* INTERNALDATE, UTC seconds */
+	int64_t date;	      /* sent date, UTC; INTERNALDATE when the
+			       * Date: field is missing or unparseable
+			       * (RFC 5256 2.2) */
+	char *subject;	      /* base subject (RFC 5256 2.1) */
+	int is_reply;	      /* subject was a reply or forward */
+	char *from, *to, *cc; /* addr-mailbox of the first address */
+	char *dfrom, *dto;    /* RFC 5957 display keys */
 	char *message_id, *in_reply_to, *references; /* raw */
 };
 
@@ -63,14 +63,14 @@ int imap_subject_is_reply(const char *subject);
  * returns an allocated copy. */
 char *imap_addr_mailbox(const char *addr);
 
-/* ---- threading (imap_thread.c) ------------------------------------------- */
+/* ---- threading (imap_thread.c) ---- */
 
 /* One message given to the threading algorithms. */
 struct imap_thread_msg {
-	uint32_t num;		/* what the reply shows: msn or UID */
-	uint32_t seq;		/* msn: breaks date ties */
-	int64_t date;		/* sent date */
-	const char *subject;	/* base subject */
+	uint32_t num;	     /* what the reply shows: msn or UID */
+	uint32_t seq;	     /* msn: breaks date ties */
+	int64_t date;	     /* sent date */
+	const char *subject; /* base subject */
 	int is_reply;
 	const char *message_id, *in_reply_to, *references; /* raw or NULL */
 };
@@ -81,8 +81,8 @@ struct imap_thread_msg {
  * O(n log n) in time apart from the loop checks, and use no recursion,
  * so any reference chain is safe.
  */
-void imap_thread_orderedsubject(const struct imap_thread_msg *msgs,
-				size_t n, struct strbuf *out);
+void imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n,
+				struct strbuf *out);
 void imap_thread_references(const struct imap_thread_msg *msgs, size_t n,
 			    struct strbuf *out);
 

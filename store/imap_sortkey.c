@@ -77,7 +77,7 @@ static int refwd_at(const char *s)
 
 int imap_subject_is_reply(const char *subject)
 {
-	const char *s = subject;
+	const char *s = subject, *last;
 	size_t len, k;
 
 	if (s == NULL)
@@ -88,20 +88,21 @@ int imap_subject_is_reply(const char *subject)
 		len--;
 	if (len >= 5 && starts_ci(s + len - 5, "(fwd)"))
 		return 1;
-	/* steps 3-5: leaders, after any number of blobs */
-	for (;;) {
-		while (WSP(*s))
-			s++;
-		k = 0;
-		while (blob_at(s + k) != 0)
-			k += blob_at(s + k);
-		if (refwd_at(s + k))
-			return 1;
-		/* step 4: a blob goes only when something follows it */
-		if ((k = blob_at(s)) == 0 || s[k] == '\0')
-			break;
+	/* steps 3-5: a leader after the blobs.  Dropping blobs one by one
+	 * (step 4) always reaches the same place, so one pass is enough:
+	 * either a leader follows the blobs, or step 4 stops at the text
+	 * after them, or at the last blob when nothing follows it. */
+	while (WSP(*s))
+		s++;
+	last = s;
+	while ((k = blob_at(s)) != 0) {
+		last = s;
 		s += k;
 	}
+	if (refwd_at(s))
+		return 1;
+	if (*s == '\0')
+		s = last;
 	/* step 6: "[fwd:" ... "]" */
 	len = strlen(s);
 	while (len > 0 && WSP(s[len - 1]))
@@ -116,8 +117,7 @@ char *imap_addr_mailbox(const char *addr)
 	if (addr == NULL)
 		return xstrdup("");
 	at = strrchr(addr, '@');
-	return at != NULL ? xstrndup(addr, (size_t)(at - addr))
-			  : xstrdup(addr);
+	return at != NULL ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
 }
 
 /* RFC 5957 3: the decoded display name, else the addr-spec. */
@@ -186,8 +186,7 @@ static int load_mime(void *arg, uint32_t uid, const struct mime_message *m)
 }
 
 struct imap_sortkey *imap_sortkey_load(struct imap_session *s,
-				       const uint32_t *msns, size_t n,
-				       int mime)
+				       const uint32_t *msns, size_t n, int mime)
 {
 	struct imap_sortkey *keys = xcalloc(n + 1, sizeof(*keys));
 	struct load_ctx l = {keys, n};

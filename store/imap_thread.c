@@ -18,9 +18,9 @@
 #define NONE (-1)
 
 struct node {
-	int msg;		/* index in msgs[], NONE for a dummy */
+	int msg; /* index in msgs[], NONE for a dummy */
 	int parent, child, last, next;
-	int64_t date;		/* sort key; a dummy's is its first child's */
+	int64_t date; /* sort key; a dummy's is its first child's */
 	uint32_t seq;
 };
 
@@ -28,7 +28,7 @@ struct forest {
 	const struct imap_thread_msg *msgs;
 	struct node *v;
 	size_t n, cap;
-	int root;		/* the dummy parent of the root set */
+	int root; /* the dummy parent of the root set */
 };
 
 static int node_new(struct forest *f, int msg)
@@ -91,7 +91,7 @@ static int below(const struct forest *f, int p, int c)
 	return 0;
 }
 
-/* ---- sorting siblings (RFC 5256 3, REFERENCES steps 5 and 7) ------------ */
+/* ---- sorting siblings (RFC 5256 3, REFERENCES steps 5 and 7) ---- */
 
 struct sort_ent {
 	int64_t date;
@@ -166,7 +166,7 @@ static int *post_order(const struct forest *f, int root, size_t *n_r)
 	return out;
 }
 
-/* ---- writing (RFC 5256 4: thread-list) ------------------------------------ */
+/* ---- writing (RFC 5256 4: thread-list) ---- */
 
 enum { W_NODE, W_OPEN, W_CLOSE };
 
@@ -186,14 +186,14 @@ static void write_thread(const struct forest *f, int t, struct witem **st,
 	size_t ns = 0;
 	int digit = 0;
 
-#define PUSH(w, x)                                                   \
-	do {                                                         \
-		if (ns == *cap) {                                    \
-			*cap = *cap ? *cap * 2 : 64;                 \
-			*st = xrealloc(*st, *cap * sizeof(**st));    \
-		}                                                    \
-		(*st)[ns].what = (w);                                \
-		(*st)[ns++].node = (x);                              \
+#define PUSH(w, x)                                                             \
+	do {                                                                   \
+		if (ns == *cap) {                                              \
+			*cap = *cap ? *cap * 2 : 64;                           \
+			*st = xrealloc(*st, *cap * sizeof(**st));              \
+		}                                                              \
+		(*st)[ns].what = (w);                                          \
+		(*st)[ns++].node = (x);                                        \
 	} while (0)
 
 	PUSH(W_CLOSE, NONE);
@@ -257,7 +257,7 @@ static void write_forest(const struct forest *f, struct strbuf *out)
 	free(st);
 }
 
-/* ---- message ids (REFERENCES step 1) --------------------------------------- */
+/* ---- message ids (REFERENCES step 1) ---- */
 
 struct span {
 	const char *p;
@@ -303,7 +303,7 @@ struct id_table {
 
 static uint64_t span_hash(const struct span *k)
 {
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 
 	for (size_t i = 0; i < k->len; i++)
 		h = (h ^ (unsigned char)k->p[i]) * 1099511628211ull;
@@ -315,9 +315,8 @@ static size_t id_slot(const struct id_table *t, const struct span *k)
 {
 	size_t i = (size_t)span_hash(k) & (t->cap - 1);
 
-	while (t->key[i].p != NULL &&
-	       (t->key[i].len != k->len ||
-		memcmp(t->key[i].p, k->p, k->len) != 0))
+	while (t->key[i].p != NULL && (t->key[i].len != k->len ||
+				       memcmp(t->key[i].p, k->p, k->len) != 0))
 		i = (i + 1) & (t->cap - 1);
 	return i;
 }
@@ -443,7 +442,7 @@ static void prune(struct forest *f)
 	free(order);
 }
 
-/* ---- subjects (REFERENCES step 6) ------------------------------------------ */
+/* ---- subjects (REFERENCES step 6) ---- */
 
 static uint64_t subject_hash(const char *s)
 {
@@ -461,13 +460,11 @@ static uint64_t subject_hash(const char *s)
 
 /* The message giving a top-level node's thread subject: itself, or a
  * dummy's first child. */
-static const struct imap_thread_msg *subject_msg(const struct forest *f,
-						 int x)
+static const struct imap_thread_msg *subject_msg(const struct forest *f, int x)
 {
 	if (f->v[x].msg == NONE)
 		x = f->v[x].child;
-	return x != NONE && f->v[x].msg != NONE ? &f->msgs[f->v[x].msg]
-						: NULL;
+	return x != NONE && f->v[x].msg != NONE ? &f->msgs[f->v[x].msg] : NULL;
 }
 
 static void merge_subjects(struct forest *f)
@@ -480,7 +477,7 @@ static void merge_subjects(struct forest *f)
 	while (cap < nroots * 2 + 2)
 		cap *= 2;
 	roots = xmalloc((nroots + 1) * sizeof(*roots));
-	table = xmalloc(cap * sizeof(*table));	/* index into roots[] */
+	table = xmalloc(cap * sizeof(*table)); /* index into roots[] */
 	for (size_t i = 0; i < cap; i++)
 		table[i] = NONE;
 	nroots = 0;
@@ -552,7 +549,7 @@ static void merge_subjects(struct forest *f)
 	free(table);
 }
 
-/* ---- the algorithms -------------------------------------------------------- */
+/* ---- the algorithms ---- */
 
 void imap_thread_references(const struct imap_thread_msg *msgs, size_t n,
 			    struct strbuf *out)
@@ -597,8 +594,10 @@ void imap_thread_references(const struct imap_thread_msg *msgs, size_t n,
 
 static int ordsub_cmp(const void *a, const void *b)
 {
-	const struct imap_thread_msg *x = *(const struct imap_thread_msg *const *)a;
-	const struct imap_thread_msg *y = *(const struct imap_thread_msg *const *)b;
+	const struct imap_thread_msg *x =
+	    *(const struct imap_thread_msg *const *)a;
+	const struct imap_thread_msg *y =
+	    *(const struct imap_thread_msg *const *)b;
 	int c = imap_collate(x->subject ? x->subject : "",
 			     y->subject ? y->subject : "");
 
@@ -614,8 +613,8 @@ static int ordsub_cmp(const void *a, const void *b)
  * run of one subject is a thread whose first message is the parent of
  * all the others; threads go by their first message's sent date.
  */
-void imap_thread_orderedsubject(const struct imap_thread_msg *msgs,
-				size_t n, struct strbuf *out)
+void imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n,
+				struct strbuf *out)
 {
 	const struct imap_thread_msg **v;
 	struct forest f = {.msgs = msgs};
@@ -633,10 +632,9 @@ void imap_thread_orderedsubject(const struct imap_thread_msg *msgs,
 	for (size_t i = 0; i < n; i++) {
 		int x = node_new(&f, (int)(v[i] - msgs));
 
-		if (i > 0 && imap_collate(v[i - 1]->subject ? v[i - 1]->subject
-							    : "",
-					  v[i]->subject ? v[i]->subject : "") ==
-				     0)
+		if (i > 0 &&
+		    imap_collate(v[i - 1]->subject ? v[i - 1]->subject : "",
+				 v[i]->subject ? v[i]->subject : "") == 0)
 			link_child(&f, top, x);
 		else
 			link_child(&f, f.root, top = x);
@@ -648,7 +646,7 @@ void imap_thread_orderedsubject(const struct imap_thread_msg *msgs,
 	free(f.v);
 }
 
-/* ---- the command ------------------------------------------------------------ */
+/* ---- the command ---- */
 
 /* THREAD algorithm charset search-criteria (RFC 5256 3) */
 void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
@@ -669,13 +667,13 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	refs = strcasecmp(alg, "REFERENCES") == 0;
-	if (cs == NULL || (strcasecmp(cs, "UTF-8") != 0 &&
-			   strcasecmp(cs, "US-ASCII") != 0)) {
-		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)", "Unsupported charset");
+	if (cs == NULL ||
+	    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
+		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+			"Unsupported charset");
 		return;
 	}
-	if (imap_search_msns(s, cmd->args + 2, cmd->nargs - 2, &msns, &n) <
-	    0) {
+	if (imap_search_msns(s, cmd->args + 2, cmd->nargs - 2, &msns, &n) < 0) {
 		imap_bad(s, NULL, "Invalid search criteria");
 		return;
 	}

@@ -52,7 +52,7 @@ struct lmtp_sieve_rcpt {
 struct lmtp_sieve {
 	struct lmtp_sieve_rcpt *rc; /* one per rcpt */
 	size_t nrc;
-	size_t *owner;		    /* target -> rcpt index, SIZE_MAX shared */
+	size_t *owner; /* target -> rcpt index, SIZE_MAX shared */
 	size_t cap;
 	char **strs; /* strings the targets point to */
 	size_t nstrs;
@@ -102,7 +102,8 @@ static struct mstore_target *add_target(struct lmtp_session *s, size_t i)
 
 	if (m->ntargets == sv->cap) {
 		sv->cap = sv->cap ? sv->cap * 2 : 8;
-		m->targets = xrealloc(m->targets, sv->cap * sizeof(*m->targets));
+		m->targets =
+		    xrealloc(m->targets, sv->cap * sizeof(*m->targets));
 		sv->owner = xrealloc(sv->owner, sv->cap * sizeof(*sv->owner));
 	}
 	sv->owner[m->ntargets] = i;
@@ -119,8 +120,10 @@ static void set_flags(struct lmtp_sieve *sv, struct mstore_target *t,
 	static const struct {
 		const char *name;
 		uint32_t bit;
-	} sys[] = {{"\\Seen", MSTORE_F_SEEN},	  {"\\Answered", MSTORE_F_ANSWERED},
-		   {"\\Flagged", MSTORE_F_FLAGGED}, {"\\Deleted", MSTORE_F_DELETED},
+	} sys[] = {{"\\Seen", MSTORE_F_SEEN},
+		   {"\\Answered", MSTORE_F_ANSWERED},
+		   {"\\Flagged", MSTORE_F_FLAGGED},
+		   {"\\Deleted", MSTORE_F_DELETED},
 		   {"\\Draft", MSTORE_F_DRAFT}};
 	char **kw;
 	size_t n = 0;
@@ -141,7 +144,8 @@ static void set_flags(struct lmtp_sieve *sv, struct mstore_target *t,
 			continue;
 		}
 		for (const char *p = f; ok && *p != '\0'; p++)
-			if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 127 ||
+			if ((unsigned char)*p <= ' ' ||
+			    (unsigned char)*p >= 127 ||
 			    strchr("(){%*\"\\]", *p) != NULL)
 				ok = 0;
 		if (ok)
@@ -212,7 +216,8 @@ static void redirect(struct lmtp_session *s, size_t i, const char *raw,
 		max = LMTP_SIEVE_DEFAULT_MAX_REDIRECTS;
 	}
 	strbuf_init(&v);
-	for (size_t n = 0; lmtp_hdr_get(raw, len, "Delivered-To", 0, n, &v); n++)
+	for (size_t n = 0; lmtp_hdr_get(raw, len, "Delivered-To", 0, n, &v);
+	     n++)
 		if (strcasecmp(v.data, r->user) == 0 ||
 		    strcasecmp(v.data, a->address) == 0)
 			loop = 1;
@@ -270,9 +275,8 @@ static void redirect_done(void *arg, int ok, const char *reply)
 	char ub[128], ab[300], rb[300];
 
 	log_info("event=sieve_redirect user=%s to=%s result=%s reply=%s",
-		 log_q(ub, sizeof(ub), r->user),
-		 log_q(ab, sizeof(ab), ctx->to), ok ? "ok" : "failed",
-		 log_q(rb, sizeof(rb), reply));
+		 log_q(ub, sizeof(ub), r->user), log_q(ab, sizeof(ab), ctx->to),
+		 ok ? "ok" : "failed", log_q(rb, sizeof(rb), reply));
 	if (!ok && !sv->rc[ctx->rcpt].keep_added)
 		keep_target(s, ctx->rcpt); /* never lose it */
 	free(ctx->to);
@@ -374,8 +378,8 @@ static int run_one(struct lmtp_session *s, size_t i, const char *raw,
 	log_q(ub, sizeof(ub), r->user);
 	if (e != MSTORE_OK) {
 		log_warnx("event=sieve_failed user=%s error=\"cannot load the "
-			  "active script: %s\" action=keep", ub,
-			  mstore_strerror(e));
+			  "active script: %s\" action=keep",
+			  ub, mstore_strerror(e));
 		keep_target(s, i);
 		return 1;
 	}
@@ -385,6 +389,14 @@ static int run_one(struct lmtp_session *s, size_t i, const char *raw,
 	msg.raw_len = len;
 	msg.mailbox_exists = cb_mailbox_exists;
 	msg.load_include = cb_load_include;
+	{
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		msg.now = now;
+		msg.local_offset_min = (int)(tm.tm_gmtoff / 60);
+	}
 	msg.env_from = s->from;
 	msg.env_to = r->user;
 	msg.orig_to = strcasecmp(r->addr, r->user) != 0 ? r->addr : NULL;
@@ -393,7 +405,8 @@ static int run_one(struct lmtp_session *s, size_t i, const char *raw,
 		while (err.len > 0 && err.data[err.len - 1] == '\n')
 			strbuf_truncate(&err, err.len - 1);
 		log_warnx("event=sieve_failed user=%s script=%s error=%s "
-			  "action=keep", ub, log_q(nb, sizeof(nb), name),
+			  "action=keep",
+			  ub, log_q(nb, sizeof(nb), name),
 			  log_q(eb, sizeof(eb), err.data));
 		/* the recipient's INBOX, whatever +detail said */
 		struct mstore_target *t = add_target(s, i);
@@ -492,8 +505,10 @@ int lmtp_sieve_reply(struct lmtp_session *s, size_t i,
 		for (const char *p = sv->rc[i].reject; *p && why.len < 200; p++)
 			strbuf_addc(&why, (unsigned char)*p < ' ' ? ' ' : *p);
 		lmtp_reply(s, "550 5.7.1 <%s>: %s", r->addr, why.data);
-		log_info("event=lmtp_deliver session=%s rcpt=%s result=rejected "
-			 "reason=sieve", s->c ? conn_id(s->c) : "-", ub);
+		log_info(
+		    "event=lmtp_deliver session=%s rcpt=%s result=rejected "
+		    "reason=sieve",
+		    s->c ? conn_id(s->c) : "-", ub);
 		strbuf_free(&why);
 		return 1;
 	}
@@ -510,8 +525,10 @@ int lmtp_sieve_reply(struct lmtp_session *s, size_t i,
 	}
 	if (bad != SIZE_MAX) {
 		if (targets[bad].result != MSTORE_E_OVERQUOTA)
-			lmtp_reply(s, "451 4.3.0 <%s>: temporary failure, try "
-				      "again later", r->addr);
+			lmtp_reply(s,
+				   "451 4.3.0 <%s>: temporary failure, try "
+				   "again later",
+				   r->addr);
 		else if (s->st->quota_tempfail)
 			lmtp_reply(s, "452 4.2.2 <%s>: mailbox full", r->addr);
 		else
@@ -524,7 +541,8 @@ int lmtp_sieve_reply(struct lmtp_session *s, size_t i,
 			   s->msg->id);
 	}
 	log_info("event=lmtp_deliver session=%s rcpt=%s sieve=yes targets=%zu "
-		 "result=%s", s->c ? conn_id(s->c) : "-", ub, count,
+		 "result=%s",
+		 s->c ? conn_id(s->c) : "-", ub, count,
 		 bad != SIZE_MAX ? mstore_strerror(targets[bad].result) : "ok");
 	return 1;
 }

@@ -90,10 +90,10 @@ static int addr_in(const char *text, const char *addr)
 		int before = p > text ? (unsigned char)p[-1] : ' ';
 		int after = (unsigned char)p[al];
 
-		int in_before = isalnum(before) || (before != 0 &&
-						    strchr(".+-_=", before));
-		int in_after = isalnum(after) ||
-			       (after != 0 && strchr(".-_@", after));
+		int in_before =
+		    isalnum(before) || (before != 0 && strchr(".+-_=", before));
+		int in_after =
+		    isalnum(after) || (after != 0 && strchr(".-_@", after));
 
 		if (!in_before && !in_after)
 			return 1;
@@ -154,8 +154,8 @@ static int addressed_to_user(const char *raw, size_t len,
 			     const struct lmtp_rcpt *r,
 			     const struct sieve_action *a, struct strbuf *v)
 {
-	static const char *const fields[] = {"To",	  "Cc",	       "Bcc",
-					     "Resent-To", "Resent-Cc", "Resent-Bcc"};
+	static const char *const fields[] = {
+	    "To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"};
 
 	for (size_t f = 0; f < sizeof(fields) / sizeof(*fields); f++)
 		for (size_t n = 0; lmtp_hdr_get(raw, len, fields[f], 0, n, v);
@@ -310,7 +310,8 @@ void lmtp_vacation(struct lmtp_session *s, const struct lmtp_rcpt *r,
 		why = "no sieve_relay configured";
 	if (why != NULL) {
 		log_info("event=sieve_vacation_suppressed user=%s from=%s "
-			 "reason=\"%s\"", ub, fb, why);
+			 "reason=\"%s\"",
+			 ub, fb, why);
 		strbuf_free(&v);
 		return;
 	}
@@ -324,7 +325,8 @@ void lmtp_vacation(struct lmtp_session *s, const struct lmtp_rcpt *r,
 				  clamp_seconds(s->st, a->seconds), time(NULL));
 	if (r2 <= 0) {
 		log_info("event=sieve_vacation_suppressed user=%s from=%s "
-			 "reason=\"%s\"", ub, fb,
+			 "reason=\"%s\"",
+			 ub, fb,
 			 r2 == 0 ? "already replied within :days"
 				 : "tracking database failure");
 		return;

@@ -1,6 +1,6 @@
 /*
- * mailstore_sieve.c - per-user Sieve scripts and vacation tracking in the
- * store's Berkeley DB environment (mailstore_sieve.h).
+ * mailstore_sieve.c - per-user Sieve scripts in the store's Berkeley DB
+ * environment (mailstore_sieve.h); vacation records: mailstore_vacation.c.
  *
  * The tables live beside the engine's but are opened here, lazily, with
  * db_table_open() (it hands back the same handle on every call), so the
@@ -23,16 +23,16 @@
 #define MSIEVE_REC_HDR 5
 
 enum { T_SCRIPTS = 0, T_ACTIVE, T_VACATION, T_COUNT };
-static const char *const table_names[T_COUNT] = {
-    "sieve.db", "sieveactive.db", "vacation.db"};
+static const char *const table_names[T_COUNT] = {"sieve.db", "sieveactive.db",
+						 "vacation.db"};
 
 static DB *msieve_table(struct mstore *ms, int which)
 {
 	DB *db = NULL;
 	char *err = NULL;
 
-	if (db_table_open(ms->env, table_names[which], DB_BTREE, 0, &db,
-			  &err) < 0) {
+	if (db_table_open(ms->env, table_names[which], DB_BTREE, 0, &db, &err) <
+	    0) {
 		log_warnx("event=sieve_table_open_failed table=%s error=\"%s\"",
 			  table_names[which], err);
 		free(err);
@@ -51,18 +51,22 @@ void msieve_limits_load(const struct config_section *sec,
 	lim->max_scripts = MSIEVE_DEFAULT_MAX_SCRIPTS;
 	lim->max_script_size = MSIEVE_DEFAULT_MAX_SIZE;
 	if (config_get_int(sec, "sieve_max_scripts", MSIEVE_DEFAULT_MAX_SCRIPTS,
-			   &n, &err) < 0 || n < 1) {
+			   &n, &err) < 0 ||
+	    n < 1) {
 		log_warnx("event=config_warning key=sieve_max_scripts "
-			  "error=\"%s\"", err ? err : "must be at least 1");
+			  "error=\"%s\"",
+			  err ? err : "must be at least 1");
 		free(err);
 		err = NULL;
 	} else {
 		lim->max_scripts = (unsigned)n;
 	}
 	if (config_get_size(sec, "sieve_max_script_size",
-			    MSIEVE_DEFAULT_MAX_SIZE, &sz, &err) < 0 || sz < 1) {
+			    MSIEVE_DEFAULT_MAX_SIZE, &sz, &err) < 0 ||
+	    sz < 1) {
 		log_warnx("event=config_warning key=sieve_max_script_size "
-			  "error=\"%s\"", err ? err : "must be at least 1");
+			  "error=\"%s\"",
+			  err ? err : "must be at least 1");
 		free(err);
 	} else {
 		lim->max_script_size = sz;
@@ -101,7 +105,8 @@ int msieve_name_valid(const char *name, size_t len)
 				return -1;
 			cp = (cp << 6) | (p[i + k] & 0x3f);
 		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+		if ((need == 2 &&
+		     (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
 		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
 		    (cp >= 0x80 && cp <= 0x9f))
 			return -1;
@@ -190,7 +195,8 @@ static int count_scripts(DB *db, DB_TXN *txn, const char *user,
 		}
 		n++;
 		if (name != NULL && k.size - prefix.len == strlen(name) &&
-		    memcmp((char *)k.data + prefix.len, name, k.size - prefix.len) == 0)
+		    memcmp((char *)k.data + prefix.len, name,
+			   k.size - prefix.len) == 0)
 			*exists_r = 1;
 		free(k.data);
 		free(v.data);
@@ -329,8 +335,8 @@ enum mstore_err msieve_havespace(struct mstore *ms, const char *user,
 }
 
 /* The active script's name of user in txn: *name_r allocated or NULL. */
-static int active_get(DB *active, DB_TXN *txn, const char *user,
-		      char **name_r, int rmw)
+static int active_get(DB *active, DB_TXN *txn, const char *user, char **name_r,
+		      int rmw)
 {
 	void *v;
 	size_t vl;
@@ -511,6 +517,79 @@ enum mstore_err msieve_activate(struct mstore *ms, const char *user,
 	return ms_txn(ms, "sieve_activate", activate_fn, &c, &c.err);
 }
 
+/* Deletes every key of db that starts with prefix, in txn. */
+static int del_prefix(DB *db, DB_TXN *txn, const struct strbuf *prefix,
+		      unsigned *n_r)
+{
+	DBC *cur = NULL;
+	DBT k = {0}, v = {0};
+	int ret;
+
+	ret = db->cursor(db, txn, &cur, 0);
+	if (ret != 0)
+		return ret;
+	k.data = prefix->data;
+	k.size = (u_int32_t)prefix->len;
+	k.flags = DB_DBT_MALLOC;
+	v.flags = DB_DBT_MALLOC | DB_DBT_PARTIAL;
+	ret = cur->get(cur, &k, &v, DB_SET_RANGE | DB_RMW);
+	while (ret == 0) {
+		int match = k.size >= prefix->len &&
+			    memcmp(k.data, prefix->data, prefix->len) == 0;
+
+		free(k.data);
+		free(v.data);
+		k.data = NULL;
+		if (!match)
+			break;
+		if ((ret = cur->del(cur, 0)) != 0)
+			break;
+		(*n_r)++;
+		ret = cur->get(cur, &k, &v, DB_NEXT | DB_RMW);
+	}
+	cur->close(cur);
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+struct purge_ctx {
+	struct put_ctx c;
+	DB *vacation;
+};
+
+static int purge_fn(DB_TXN *txn, void *arg)
+{
+	struct purge_ctx *p = arg;
+	struct strbuf prefix;
+	unsigned n = 0;
+	int ret;
+
+	strbuf_init(&prefix);
+	key_user_name(&prefix, p->c.user, NULL);
+	ret = del_prefix(p->c.scripts, txn, &prefix, &n);
+	if (ret == 0)
+		ret = del_prefix(p->vacation, txn, &prefix, &n);
+	if (ret == 0)
+		ret = ms_db_del(p->c.active, txn, p->c.user, strlen(p->c.user));
+	strbuf_free(&prefix);
+	if (ret == 0 && n > 0)
+		ret = ms_change_add(p->c.ms, txn, MSTORE_CH_SIEVE, p->c.user, 0,
+				    0, 0);
+	return ret;
+}
+
+enum mstore_err msieve_user_delete(struct mstore *ms, const char *user)
+{
+	struct purge_ctx p;
+	char u[MSTORE_USER_MAX + 1];
+	enum mstore_err err;
+
+	if ((err = ctx_init(&p.c, ms, user, u)) != MSTORE_OK)
+		return err;
+	if ((p.vacation = msieve_table(ms, T_VACATION)) == NULL)
+		return MSTORE_E_TEMP;
+	return ms_txn(ms, "sieve_user_delete", purge_fn, &p, &p.c.err);
+}
+
 /* ---- reads -------------------------------------------------------------- */
 
 static int entry_cmp(const void *a, const void *b)
@@ -669,7 +748,8 @@ enum mstore_err msieve_load(struct mstore *ms, const char *user,
 		err = MSTORE_E_TEMP;
 	if (err == MSTORE_OK && sieve_deserialize(bin, bl, script_r) < 0) {
 		log_warnx("event=sieve_compiled_form_bad user=%s script=%s "
-			  "action=recompile", u, name);
+			  "action=recompile",
+			  u, name);
 		if (sieve_compile(src, sl, NULL, script_r, NULL) < 0)
 			err = MSTORE_E_TEMP;
 	}
@@ -678,76 +758,4 @@ enum mstore_err msieve_load(struct mstore *ms, const char *user,
 		*name_r = xstrdup(name);
 	free(act);
 	return err;
-}
-
-/* ---- vacation ------------------------------------------------------------ */
-
-struct vac_ctx {
-	struct mstore *ms;
-	DB *db;
-	const char *user;
-	const struct strbuf *key;
-	uint64_t expiry;
-	time_t now;
-	int reply;
-	enum mstore_err err;
-};
-
-static int vac_fn(DB_TXN *txn, void *arg)
-{
-	struct vac_ctx *c = arg;
-	void *v;
-	size_t vl;
-	uint8_t b[8];
-	int ret;
-
-	c->reply = 0;
-	ret = ms_db_get(c->db, txn, c->key->data, c->key->len, &v, &vl, DB_RMW);
-	if (ret == 0) {
-		uint64_t exp = vl == 8 ? ms_get_be64(v) : 0;
-
-		free(v);
-		if (exp > (uint64_t)c->now)
-			return 0;
-	} else if (ret != DB_NOTFOUND) {
-		return ret;
-	}
-	ms_put_be64(b, c->expiry);
-	ret = ms_db_put(c->db, txn, c->key->data, c->key->len, b, 8);
-	if (ret == 0)
-		ret = ms_change_add(c->ms, txn, MSTORE_CH_VACATION, c->user, 0,
-				    0, 0);
-	if (ret == 0)
-		c->reply = 1;
-	return ret;
-}
-
-int msieve_vacation_note(struct mstore *ms, const char *user,
-			 const char *sender, const char *handle,
-			 uint64_t seconds, time_t now)
-{
-	struct vac_ctx c = {.ms = ms, .now = now};
-	char u[MSTORE_USER_MAX + 1];
-	struct strbuf k;
-	enum mstore_err err;
-
-	if (ms_user_norm(user, u) < 0)
-		return -1;
-	if ((c.db = msieve_table(ms, T_VACATION)) == NULL)
-		return -1;
-	strbuf_init(&k);
-	key_user_name(&k, u, NULL);
-	/* Senders compare case-insensitively in practice: lower-case. */
-	for (const char *p = sender; *p != '\0'; p++)
-		strbuf_addc(&k, (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p));
-	strbuf_addc(&k, '\0');
-	strbuf_adds(&k, handle);
-	c.user = u;
-	c.key = &k;
-	c.expiry = (uint64_t)now + seconds;
-	err = ms_txn(ms, "vacation_note", vac_fn, &c, &c.err);
-	strbuf_free(&k);
-	if (err != MSTORE_OK)
-		return -1;
-	return c.reply;
 }

@@ -44,7 +44,7 @@ struct strbuf;
 #define MSIEVE_DEFAULT_MAX_SIZE (64 * 1024)
 
 struct msieve_limits {
-	unsigned max_scripts;	 /* scripts per user (sieve_max_scripts) */
+	unsigned max_scripts;	  /* scripts per user (sieve_max_scripts) */
 	uint64_t max_script_size; /* bytes per script (sieve_max_script_size) */
 };
 
@@ -91,6 +91,10 @@ enum mstore_err msieve_rename(struct mstore *ms, const char *user,
 /* Makes name the active script; "" deactivates (always OK). */
 enum mstore_err msieve_activate(struct mstore *ms, const char *user,
 				const char *name);
+
+/* Removes every script, the active mark and the vacation records of user
+ * (after the user itself was deleted); one change-log row. */
+enum mstore_err msieve_user_delete(struct mstore *ms, const char *user);
 
 /*
  * The compiled form of a script (name NULL: the active one; *name_r, if

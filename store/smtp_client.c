@@ -158,8 +158,9 @@ static void smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (s->step == SMTP_QUIT)
 		smtp_finish(s, 1, NULL);
 	else
-		smtp_finish(s, 0, what & BEV_EVENT_EOF ? "connection closed"
-						       : "connection failed");
+		smtp_finish(s, 0,
+			    what & BEV_EVENT_EOF ? "connection closed"
+						 : "connection failed");
 }
 
 /* "host:port" / "[v6]:port" -> sockaddr (numeric, else resolved). */
@@ -237,9 +238,8 @@ int smtp_send(struct net *n, const struct smtp_msg *m, smtp_send_cb *cb,
 	if (m->prefix != NULL)
 		strbuf_truncate(&s->body, s->body.len - 3); /* no dot yet */
 	smtp_stuff(&s->body, m->data, m->len);
-	s->bev = bufferevent_socket_new(net_base(n), -1,
-					BEV_OPT_CLOSE_ON_FREE |
-					    BEV_OPT_DEFER_CALLBACKS);
+	s->bev = bufferevent_socket_new(
+	    net_base(n), -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (s->bev == NULL) {
 		*why_r = "cannot create a socket";
 		strbuf_free(&s->body);

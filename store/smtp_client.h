@@ -19,12 +19,12 @@ struct net;
 #define SMTP_CLIENT_TIMEOUT_SECONDS 30
 
 struct smtp_msg {
-	const char *relay;     /* "HOST:PORT", "[v6]:PORT" */
-	const char *helo;      /* our name for EHLO */
-	const char *from;      /* envelope sender, "" for <> */
-	const char *rcpt;      /* one envelope recipient */
-	const char *prefix;    /* header lines to put first (CRLF-ended) or NULL */
-	const char *data;      /* the message; LF or CRLF line ends */
+	const char *relay;  /* "HOST:PORT", "[v6]:PORT" */
+	const char *helo;   /* our name for EHLO */
+	const char *from;   /* envelope sender, "" for <> */
+	const char *rcpt;   /* one envelope recipient */
+	const char *prefix; /* header lines to put first (CRLF-ended) or NULL */
+	const char *data;   /* the message; LF or CRLF line ends */
 	size_t len;
 };
 

@@ -36,8 +36,8 @@ static void run(const uint8_t *in, size_t len, size_t chunk, uint64_t maxlit,
 		while (pos < n) {
 			struct lineread_result res;
 			size_t used = 0;
-			int r = lineread_feed(lr, in + off + pos, n - pos, &used,
-					      &res);
+			int r = lineread_feed(lr, in + off + pos, n - pos,
+					      &used, &res);
 			enum msv_parse p;
 
 			pos += used;
@@ -79,9 +79,9 @@ static void run(const uint8_t *in, size_t len, size_t chunk, uint64_t maxlit,
 					if (cmd.args[i].type == MSV_LITERAL &&
 					    s->len > maxlit)
 						abort();
-					strbuf_printf(t, "%d:%zu:",
-						      (int)cmd.args[i].type,
-						      s->len);
+					strbuf_printf(
+					    t, "%d:%zu:", (int)cmd.args[i].type,
+					    s->len);
 					strbuf_add(t, s->data, s->len);
 				}
 				strbuf_addc(t, '|');

@@ -369,3 +369,26 @@ def test_too_many_bad_commands(st):
     assert r.word == "NO"
     assert ms.response().word == "BYE"
     assert ms.closed()
+
+
+# --- Cyrus sivtest --------------------------------------------------------------
+
+SIVTEST = "/usr/lib/cyrus/bin/sivtest"
+
+
+@pytest.mark.skipif(not os.path.exists(SIVTEST),
+                    reason="cyrus-clients not installed")
+@pytest.mark.parametrize("mech", ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"])
+def test_sivtest(st, tmp_path, mech):
+    import subprocess
+    cmds = tmp_path / "cmds"
+    cmds.write_text('PUTSCRIPT "siv" {6+}\r\nkeep;\r\nSETACTIVE "siv"\r\n'
+                    'LISTSCRIPTS\r\nGETSCRIPT "siv"\r\nLOGOUT\r\n')
+    p = subprocess.run(
+        [SIVTEST, "-t", "", "-a", ALICE, "-u", ALICE, "-w", PW, "-m", mech,
+         "-p", str(st.port("sieve")), "-f", str(cmds), "127.0.0.1"],
+        capture_output=True, text=True, timeout=30,
+        stdin=subprocess.DEVNULL)
+    assert "Authenticated." in p.stdout, p.stdout + p.stderr
+    assert '"siv" ACTIVE' in p.stdout, p.stdout
+    assert "keep;" in p.stdout

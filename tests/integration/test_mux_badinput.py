@@ -224,7 +224,6 @@ def test_commands_before_login_and_bad_syntax(env):
     c.send("a LOGIN x\0y z\r\n")
     assert b"BAD" in c.line()
     c = Line(mux.port("pop3"))
-    for i in range(25):
-        c.send("BOGUS\r\n")
+    c.send("BOGUS\r\n" * 25)
     assert c.closed(timeout=5)
     alive(mux)

@@ -363,3 +363,13 @@ def test_control_sieve_commands(env, tmp_path):
     st.control_ok('sieve-activate %s' % ALICE)
     st.control_ok("sieve-delete %s ctl" % ALICE)
     assert st.control_ok("sieve-list %s" % ALICE) == []
+
+
+def test_user_delete_removes_scripts(env):
+    env.script("discard;\n")
+    st = env.store
+    st.control_ok("user-del %s" % ALICE)
+    st.control_ok("user-add %s" % ALICE)
+    assert env.deliver(msg("back again"))[ALICE][0] == 250
+    assert env.boxes() == {"INBOX": 1}
+    assert st.control_ok("sieve-list %s" % ALICE) == []

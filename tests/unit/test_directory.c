@@ -162,6 +162,22 @@ static void test_write_read_refresh(void **state)
 		assert_int_equal(access(tmp, F_OK), -1);
 		free(tmp);
 	}
+	/* a removed file keeps the last view; so does a broken one, which
+	 * is reported once and not retried until it changes */
+	assert_int_equal(unlink(f->path), 0);
+	assert_int_equal(directory_refresh(d), 0);
+	assert_int_equal(directory_user_store(d, "a@x", store, &err), 0);
+	{
+		FILE *fp = fopen(f->path, "w");
+
+		assert_non_null(fp);
+		fputs("not a database\n", fp);
+		fclose(fp);
+	}
+	assert_int_equal(directory_refresh(d), -1);
+	assert_int_equal(directory_refresh(d), 0);
+	assert_int_equal(directory_user_store(d, "a@x", store, &err), 0);
+	assert_string_equal(store, "ms2");
 	directory_close(&d);
 	assert_null(d);
 }

@@ -19,7 +19,7 @@
 
 struct spec {
 	int64_t date;
-	const char *subject;	/* as written; base subject derived */
+	const char *subject; /* as written; base subject derived */
 	const char *id, *irt, *refs;
 };
 
@@ -57,8 +57,7 @@ static char *thread(const struct spec *sp, size_t n, int refs)
 
 #define N(a) (sizeof(a) / sizeof(*(a)))
 
-static void expect(const struct spec *sp, size_t n, int refs,
-		   const char *want)
+static void expect(const struct spec *sp, size_t n, int refs, const char *want)
 {
 	char *got = thread(sp, n, refs);
 
@@ -69,10 +68,10 @@ static void expect(const struct spec *sp, size_t n, int refs,
 static void test_simple_chain(void **state)
 {
 	static const struct spec s[] = {
-		{100, "Hello", "<a@x>", NULL, NULL},
-		{200, "Re: Hello", "<b@x>", "<a@x>", "<a@x>"},
-		{300, "Re: Hello", "<c@x>", "<b@x>", "<a@x> <b@x>"},
-		{250, "Re: Hello", "<d@x>", "<a@x>", "<a@x>"},
+	    {100, "Hello", "<a@x>", NULL, NULL},
+	    {200, "Re: Hello", "<b@x>", "<a@x>", "<a@x>"},
+	    {300, "Re: Hello", "<c@x>", "<b@x>", "<a@x> <b@x>"},
+	    {250, "Re: Hello", "<d@x>", "<a@x>", "<a@x>"},
 	};
 
 	(void)state;
@@ -85,10 +84,10 @@ static void test_missing_parent(void **state)
 	/* two replies to a message not in the mailbox: a dummy at the top
 	 * with two children stays; with one child it is replaced by it */
 	static const struct spec s[] = {
-		{100, "Re: Topic", "<x1@x>", NULL, "<gone@x>"},
-		{200, "Re: Topic", "<x2@x>", NULL, "<gone@x>"},
-		{50, "Other", "<y@x>", NULL, NULL},
-		{400, "Third", "<z@x>", NULL, "<lost@x>"},
+	    {100, "Re: Topic", "<x1@x>", NULL, "<gone@x>"},
+	    {200, "Re: Topic", "<x2@x>", NULL, "<gone@x>"},
+	    {50, "Other", "<y@x>", NULL, NULL},
+	    {400, "Third", "<z@x>", NULL, "<lost@x>"},
 	};
 
 	(void)state;
@@ -99,9 +98,9 @@ static void test_missing_middle(void **state)
 {
 	/* a -> (missing b) -> c: the dummy below the top is spliced out */
 	static const struct spec s[] = {
-		{100, "Q", "<a@x>", NULL, NULL},
-		{300, "Re: Q", "<c@x>", NULL, "<a@x> <b@x>"},
-		{200, "Re: Q", "<d@x>", NULL, "<a@x> <b@x>"},
+	    {100, "Q", "<a@x>", NULL, NULL},
+	    {300, "Re: Q", "<c@x>", NULL, "<a@x> <b@x>"},
+	    {200, "Re: Q", "<d@x>", NULL, "<a@x> <b@x>"},
 	};
 
 	(void)state;
@@ -113,13 +112,13 @@ static void test_reference_loops(void **state)
 	/* 1 says its parent is 2, 2 says its parent is 1: the second link
 	 * would close a loop and is not made */
 	static const struct spec s[] = {
-		{100, "L", "<a@x>", NULL, "<b@x>"},
-		{200, "L", "<b@x>", NULL, "<a@x>"},
+	    {100, "L", "<a@x>", NULL, "<b@x>"},
+	    {200, "L", "<b@x>", NULL, "<a@x>"},
 	};
 	/* a References list that repeats itself, and a self-reference */
 	static const struct spec t[] = {
-		{300, "M", "<c@x>", NULL, "<p@x> <q@x> <p@x>"},
-		{400, "N", "<s@x>", NULL, "<s@x>"},
+	    {300, "M", "<c@x>", NULL, "<p@x> <q@x> <p@x>"},
+	    {400, "N", "<s@x>", NULL, "<s@x>"},
 	};
 
 	(void)state;
@@ -131,9 +130,9 @@ static void test_duplicate_ids(void **state)
 {
 	/* the second <dup> gets an id of its own; replies go to the first */
 	static const struct spec s[] = {
-		{100, "A", "<dup@x>", NULL, NULL},
-		{200, "B", "<dup@x>", NULL, NULL},
-		{300, "Re: A", "<r@x>", NULL, "<dup@x>"},
+	    {100, "A", "<dup@x>", NULL, NULL},
+	    {200, "B", "<dup@x>", NULL, NULL},
+	    {300, "Re: A", "<r@x>", NULL, "<dup@x>"},
 	};
 
 	(void)state;
@@ -145,12 +144,12 @@ static void test_subject_grouping(void **state)
 	/* no references: 2 ("Re:") goes under 1; 3 (no "Re:") and 1 are
 	 * put under a new dummy (step 6.C) */
 	static const struct spec s[] = {
-		{100, "Meeting", "<s1@x>", NULL, NULL},
-		{200, "Re: Meeting", "<s2@x>", NULL, NULL},
-		{300, "meeting", "<s3@x>", NULL, NULL},
-		{150, "Fwd: Other thing", "<s4@x>", NULL, NULL},
-		{500, "", "<s5@x>", NULL, NULL},
-		{600, "", "<s6@x>", NULL, NULL},
+	    {100, "Meeting", "<s1@x>", NULL, NULL},
+	    {200, "Re: Meeting", "<s2@x>", NULL, NULL},
+	    {300, "meeting", "<s3@x>", NULL, NULL},
+	    {150, "Fwd: Other thing", "<s4@x>", NULL, NULL},
+	    {500, "", "<s5@x>", NULL, NULL},
+	    {600, "", "<s6@x>", NULL, NULL},
 	};
 
 	(void)state;
@@ -161,10 +160,10 @@ static void test_reply_prefixes(void **state)
 {
 	/* the non-reply wins the subject table although a reply is older */
 	static const struct spec s[] = {
-		{100, "Stuff", "<t1@x>", NULL, NULL},
-		{50, "[list] Re: Stuff", "<t2@x>", NULL, NULL},
-		{200, "Stuff (fwd)", "<t3@x>", NULL, NULL},
-		{250, "[fwd: Stuff]", "<t4@x>", NULL, NULL},
+	    {100, "Stuff", "<t1@x>", NULL, NULL},
+	    {50, "[list] Re: Stuff", "<t2@x>", NULL, NULL},
+	    {200, "Stuff (fwd)", "<t3@x>", NULL, NULL},
+	    {250, "[fwd: Stuff]", "<t4@x>", NULL, NULL},
 	};
 
 	(void)state;
@@ -177,6 +176,9 @@ static void test_reply_prefixes(void **state)
 	assert_int_equal(imap_subject_is_reply("[a] [b] Re: x"), 1);
 	assert_int_equal(imap_subject_is_reply("x (fwd) "), 1);
 	assert_int_equal(imap_subject_is_reply("[fwd: x]"), 1);
+	assert_int_equal(imap_subject_is_reply("[a] [fwd: x]"), 1);
+	assert_int_equal(imap_subject_is_reply("[a][b]"), 0);
+	assert_int_equal(imap_subject_is_reply("[a] [b] x"), 0);
 	assert_int_equal(imap_subject_is_reply("[list] x"), 0);
 	assert_int_equal(imap_subject_is_reply("Reply: x"), 0);
 	assert_int_equal(imap_subject_is_reply("[list]"), 0);
@@ -188,9 +190,9 @@ static void test_in_reply_to(void **state)
 {
 	/* no valid References: the first id of In-Reply-To is the parent */
 	static const struct spec s[] = {
-		{100, "P", "<m1@x>", NULL, NULL},
-		{200, "Re: P", "<m2@x>", "<m1@x> <other@x>", "garbage"},
-		{300, "R", "bad id", "<m2@x>", NULL},
+	    {100, "P", "<m1@x>", NULL, NULL},
+	    {200, "Re: P", "<m2@x>", "<m1@x> <other@x>", "garbage"},
+	    {300, "R", "bad id", "<m2@x>", NULL},
 	};
 
 	(void)state;
@@ -201,10 +203,10 @@ static void test_date_ties(void **state)
 {
 	/* equal dates go by sequence number; children sorted by date */
 	static const struct spec s[] = {
-		{100, "A", "<1@x>", NULL, NULL},
-		{100, "B", "<2@x>", NULL, NULL},
-		{900, "Re: A", "<3@x>", NULL, "<1@x>"},
-		{50, "Re: A", "<4@x>", NULL, "<1@x>"},
+	    {100, "A", "<1@x>", NULL, NULL},
+	    {100, "B", "<2@x>", NULL, NULL},
+	    {900, "Re: A", "<3@x>", NULL, "<1@x>"},
+	    {50, "Re: A", "<4@x>", NULL, "<1@x>"},
 	};
 
 	(void)state;
@@ -216,9 +218,9 @@ static void test_truncated_references(void **state)
 	/* 3's full chain puts 2 under 1; 2 itself only named a missing
 	 * parent (a truncated References), so step 1.C re-parents it */
 	static const struct spec s[] = {
-		{100, "T", "<1@x>", NULL, NULL},
-		{200, "Re: T", "<2@x>", NULL, "<lost@x>"},
-		{300, "Re: T", "<3@x>", NULL, "<1@x> <2@x>"},
+	    {100, "T", "<1@x>", NULL, NULL},
+	    {200, "Re: T", "<2@x>", NULL, "<lost@x>"},
+	    {300, "Re: T", "<3@x>", NULL, "<1@x> <2@x>"},
 	};
 
 	(void)state;
@@ -228,12 +230,9 @@ static void test_truncated_references(void **state)
 static void test_ordered_subject(void **state)
 {
 	static const struct spec s[] = {
-		{300, "B", NULL, NULL, NULL},
-		{100, "A", NULL, NULL, NULL},
-		{200, "Re: B", NULL, NULL, NULL},
-		{400, "A", NULL, NULL, NULL},
-		{50, "C", NULL, NULL, NULL},
-		{500, "a", NULL, NULL, NULL},
+	    {300, "B", NULL, NULL, NULL},     {100, "A", NULL, NULL, NULL},
+	    {200, "Re: B", NULL, NULL, NULL}, {400, "A", NULL, NULL, NULL},
+	    {50, "C", NULL, NULL, NULL},      {500, "a", NULL, NULL, NULL},
 	};
 
 	(void)state;
@@ -246,7 +245,7 @@ static void test_deep_chain(void **state)
 	/* a 20000-message reply chain: no recursion, no quadratic walk */
 	enum { DEEP = 20000 };
 	struct spec *s = calloc(DEEP, sizeof(*s));
-	char (*ids)[32] = calloc(DEEP, sizeof(*ids));
+	char(*ids)[32] = calloc(DEEP, sizeof(*ids));
 	char *got;
 
 	(void)state;

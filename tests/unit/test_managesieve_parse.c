@@ -38,8 +38,8 @@ static void transcript(const char *in, size_t len, size_t chunk,
 		while (pos < n) {
 			struct lineread_result res;
 			size_t used = 0;
-			int r = lineread_feed(lr, in + off + pos, n - pos, &used,
-					      &res);
+			int r = lineread_feed(lr, in + off + pos, n - pos,
+					      &used, &res);
 			enum msv_parse p;
 
 			pos += used;
@@ -66,8 +66,8 @@ static void transcript(const char *in, size_t len, size_t chunk,
 			} else {
 				strbuf_adds(t, "OK");
 				for (unsigned i = 0; i < cmd.nargs; i++) {
-					strbuf_printf(t, " %d:",
-						      (int)cmd.args[i].type);
+					strbuf_printf(
+					    t, " %d:", (int)cmd.args[i].type);
 					strbuf_add(t, cmd.args[i].s.data,
 						   cmd.args[i].s.len);
 					strbuf_addc(t, '|');
@@ -177,7 +177,8 @@ static void test_quoted_limit(void **state)
 		strbuf_addc(&in, 'q');
 	strbuf_adds(&in, "\"\r\n");
 	got = parse(in.data, 100);
-	assert_string_equal(got, "ERR Quoted string too long (use a literal)\n");
+	assert_string_equal(got,
+			    "ERR Quoted string too long (use a literal)\n");
 	free(got);
 	strbuf_free(&in);
 }
