@@ -89,7 +89,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) -lcmocka
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj build/fuzz/obj -name '*.d' 2>/dev/null)
 
 deps:
 	@sh scripts/deps.sh
@@ -119,7 +119,7 @@ integration: all
 # --- fuzzing ------------------------------------------------------------------
 FUZZ_CC    := clang
 FUZZ_BUILD := build/fuzz
-FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -I. -Ilib \
+FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -I. -Ilib -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined -Wall -Wno-unused-parameter
 FUZZ_SRCS  := $(foreach m,$(MODULES),$(call srcs_of,$(m)))
 FUZZ_OBJS  := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))

@@ -236,6 +236,35 @@ int net_run(struct net *n)
 
 /* --- privileges --------------------------------------------------------- */
 
+/*
+ * Unix sockets bound so far (process-wide, like the privileges they
+ * concern): a daemon binds them as root, and its peers running as the
+ * unprivileged user (the mux, the CLI) must still be able to connect.
+ */
+#define NET_MAX_UNIX_SOCKETS 32
+static char *net_unix_sockets[NET_MAX_UNIX_SOCKETS];
+static unsigned net_n_unix_sockets;
+
+void net_unix_socket_note(const char *path)
+{
+	if (net_n_unix_sockets < NET_MAX_UNIX_SOCKETS)
+		net_unix_sockets[net_n_unix_sockets++] = xstrdup(path);
+}
+
+static void net_unix_sockets_chown(uid_t uid, gid_t gid)
+{
+	unsigned i;
+
+	for (i = 0; i < net_n_unix_sockets; i++) {
+		if (lchown(net_unix_sockets[i], uid, gid) < 0)
+			log_warn("event=chown_socket path=%s",
+				 net_unix_sockets[i]);
+		free(net_unix_sockets[i]);
+		net_unix_sockets[i] = NULL;
+	}
+	net_n_unix_sockets = 0;
+}
+
 void net_drop_privileges(const char *user)
 {
 	struct passwd *pw;
@@ -253,6 +282,7 @@ void net_drop_privileges(const char *user)
 		fatalx("event=fatal what=drop_privileges user=%s "
 		       "error=\"no such user\"",
 		       user);
+	net_unix_sockets_chown(pw->pw_uid, pw->pw_gid);
 	if (setgroups(1, &pw->pw_gid) < 0)
 		fatal("event=fatal what=setgroups user=%s", user);
 	if (setgid(pw->pw_gid) < 0)

@@ -141,8 +141,9 @@ void net_on_reload(struct net *n, void (*cb)(void *arg), void *arg);
 void net_on_shutdown(struct net *n, void (*cb)(void *arg), void *arg);
 
 /*
- * If running as root: switch to user (and its group) and drop supplementary
- * groups; fatal if that fails.  Call after every listener is bound.  A
+ * If running as root: hand the Unix sockets bound so far to user (so that
+ * peers running as that user can connect), switch to user (and its group)
+ * and drop supplementary groups; fatal if that fails.  Call after every listener is bound.  A
  * no-op when not root.  user NULL or "" means stay (for tests as root, the
  * caller decides; log a warning).
  */

@@ -56,10 +56,8 @@ int conn_start_deflate(struct conn *c)
 	c->zin_buf = evbuffer_new();
 	/* input already buffered was sent after the command: compressed */
 	lineread_reset(c->lr);
-	if (c->outq == NULL || c->outq->head == NULL)
+	if (!conn_outq_mark_deflate(c))
 		z->out_on = 1;
-	else
-		conn_outq_mark_deflate(c);
 	log_debug("event=deflate_start session=%s", c->id);
 	conn_kick(c);
 	return 0;

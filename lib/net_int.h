@@ -117,8 +117,9 @@ void conn_pump(struct conn *c);
 void conn_check_drain(struct conn *c);
 void conn_outq_free(struct conn *c);
 
-/* net_output.c: a marker in the file queue where compression starts */
-void conn_outq_mark_deflate(struct conn *c);
+/* net_output.c: puts a marker in the file queue where compression is to
+ * start and returns 1; 0 when the queue is empty (start now). */
+int conn_outq_mark_deflate(struct conn *c);
 
 /* net_deflate.c */
 int conn_deflate_out_on(const struct conn *c);
@@ -139,5 +140,9 @@ void net_make_id(struct net *n, char id[13]);
 void net_listeners_pause(struct net *n, int pause);
 void net_listeners_close(struct net *n);
 void net_listeners_free(struct net *n);
+
+/* Remembers a Unix socket this process bound, so that
+ * net_drop_privileges() hands it to the unprivileged user (net.c). */
+void net_unix_socket_note(const char *path);
 
 #endif

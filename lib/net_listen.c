@@ -255,6 +255,7 @@ static int bind_unix(struct net_listener *l, const char *path, char **err_r)
 	}
 	l->is_unix = 1;
 	l->unix_path = xstrdup(path);
+	net_unix_socket_note(path);
 	snprintf(l->local, sizeof(l->local), "unix:%s", path);
 	return fd;
 fail:

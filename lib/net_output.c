@@ -271,7 +271,10 @@ void conn_on_drain(struct conn *c, size_t low, void (*cb)(struct conn *c))
 		conn_kick(c);
 }
 
-void conn_outq_mark_deflate(struct conn *c)
+int conn_outq_mark_deflate(struct conn *c)
 {
+	if (c->outq == NULL || c->outq->head == NULL)
+		return 0;
 	outq_append(c)->deflate_mark = 1;
+	return 1;
 }

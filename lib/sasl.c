@@ -375,9 +375,15 @@ static int saslsrv_ipport_valid(const char *ipport)
 	       inet_pton(AF_INET6, host, addr) == 1;
 }
 
+/*
+ * Is the link private?  TLS, or a Unix-domain socket (local only: the
+ * mux reaches stores on one host that way, and nothing crosses a network).
+ */
 static int saslsrv_tls(const struct saslsrv *s)
 {
-	return s->c != NULL ? conn_is_tls(s->c) : s->detached_tls;
+	if (s->c == NULL)
+		return s->detached_tls;
+	return conn_is_tls(s->c) || conn_is_local_socket(s->c);
 }
 
 int saslsrv_plaintext_ok(struct saslsrv *s)

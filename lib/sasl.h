@@ -71,7 +71,8 @@ void saslsrv_free(struct saslsrv **s);
  * when none.  Valid until the next call on s.  Follows conn_is_tls(c),
  * so it changes after STARTTLS. */
 const char *saslsrv_mechanisms(struct saslsrv *s);
-/* May plaintext passwords be accepted on this connection now? */
+/* May plaintext passwords be accepted on this connection now?  Yes on TLS
+ * and on Unix-domain sockets (local only), else only with allow_plaintext. */
 int saslsrv_plaintext_ok(struct saslsrv *s);
 
 /*

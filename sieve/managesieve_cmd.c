@@ -192,9 +192,11 @@ static void sasl_result(struct msv_session *s, enum saslsrv_result r,
 
 		msv_set_state(s, MSV_SASL);
 		strbuf_init(&b);
-		msv_add_string(&b, challenge ? challenge : "",
-			       challenge ? strlen(challenge) : 0);
-		strbuf_adds(&b, "\r\n");
+		/* as a literal, as timsieved does: Cyrus sivtest reads
+		 * only that form; RFC 5804 clients take either */
+		strbuf_printf(&b, "{%zu}\r\n%s\r\n",
+			      challenge ? strlen(challenge) : 0,
+			      challenge ? challenge : "");
 		conn_write(s->c, b.data, b.len);
 		strbuf_free(&b);
 		free(challenge);

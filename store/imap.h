@@ -404,6 +404,30 @@ int imap_parse_datetime(const char *s, int64_t *t_r, int32_t *tz_r);
 /* Appends a date-time for INTERNALDATE. */
 void imap_write_datetime(struct strbuf *out, int64_t t, int32_t tz_minutes);
 
+/* imap_objectid.c: OBJECTID (RFC 8474) ids, COMPRESS (RFC 4978) */
+struct mime_message;
+imap_handler imap_cmd_compress;
+void imap_objectid_mailbox(struct strbuf *out, uint32_t id,
+			   uint32_t uidvalidity);
+void imap_objectid_email(struct strbuf *out, const char *guid);
+void imap_create_ok(struct imap_session *s, uint32_t id);
+void imap_objectid_thread(struct strbuf *out, const struct mime_message *m,
+			  const char *guid);
+
+/* imap_binary.c: FETCH BINARY[]/BINARY.PEEK[]/BINARY.SIZE[] (RFC 3516) */
+struct mime_part;
+/*
+ * Decodes part p of the message open as fd (section "" is the whole
+ * message) into *out per its Content-Transfer-Encoding; a multipart or
+ * message part is returned as it is.  Returns 0, or -1 for an encoding
+ * we cannot decode (the caller answers NO [UNKNOWN-CTE]).
+ */
+int imap_binary_decode(int fd, const struct mime_message *m,
+		       const struct mime_part *p, int whole,
+		       struct strbuf *out);
+/* Is the transfer encoding of p one BINARY can decode? */
+int imap_binary_cte_known(const struct mime_part *p);
+
 /* imap_fetch.c, imap_store.c, imap_search.c (extended later) */
 imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
     imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
@@ -485,5 +509,9 @@ void imap_view_expunged(struct imap_session *s, const uint32_t *uids, size_t n);
 void imap_view_hook_init(struct store *st);
 /* The view notices changes immediately while s is in IDLE. */
 void imap_view_set_idle(struct imap_session *s, int idle);
+/* STATUS RECENT: messages with \Recent in any session, or new to all. */
+struct mstore_mailbox;
+uint32_t imap_view_status_recent(struct imap_session *s,
+				 const struct mstore_mailbox *mb);
 
 #endif

@@ -127,6 +127,22 @@ int imap_acl_flags_store(struct imap_session *s, uint32_t mailbox_id,
 			 struct mstore_msg **changed_r, size_t *nchanged_r,
 			 uint32_t **failed_r, size_t *nfailed_r);
 
+/* ---- the commands (imap_acl.c) --------------------------------------------- */
+
+struct imap_command;
+/* RFC 4314 */
+void imap_cmd_setacl(struct imap_session *s, const struct imap_command *cmd);
+void imap_cmd_deleteacl(struct imap_session *s, const struct imap_command *cmd);
+void imap_cmd_getacl(struct imap_session *s, const struct imap_command *cmd);
+void imap_cmd_listrights(struct imap_session *s,
+			 const struct imap_command *cmd);
+void imap_cmd_myrights(struct imap_session *s, const struct imap_command *cmd);
+/* RFC 9208; the quota root of a mailbox is its owner's user name */
+void imap_cmd_getquota(struct imap_session *s, const struct imap_command *cmd);
+void imap_cmd_getquotaroot(struct imap_session *s,
+			   const struct imap_command *cmd);
+void imap_cmd_setquota(struct imap_session *s, const struct imap_command *cmd);
+
 /* ---- the view's side (imap_view.c) ---------------------------------------- */
 
 /* The rights the session held when it opened the view. */

@@ -21,6 +21,7 @@
 #include "net.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 #define APPEND_MAX 16
@@ -299,14 +300,25 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, NULL, "APPEND: %s", err);
 		return;
 	}
-	memset(&mb, 0, sizeof(mb));
-	e = mstore_mailbox_get(s->st->ms, s->user, name, &mb);
-	mstore_mailbox_clear(&mb);
+	/* RFC 4314 4: APPEND needs "i"; the mailbox may be another user's */
+	e = imap_acl_mailbox(s, name, "i", &mb, NULL);
 	if (e != MSTORE_OK) {
 		append_free(ap);
-		append_reply_error(s, e);
+		if ((int)e == IMAP_ACL_E_NOPERM)
+			imap_no(s, "NOPERM", "No right to append here");
+		else
+			append_reply_error(s, e);
 		return;
 	}
+	free(ap->user);
+	free(ap->mailbox);
+	ap->user = xstrdup(mb.owner);
+	ap->mailbox = xstrdup(mb.name);
+	for (size_t i = 0; i < ap->n; i++) {
+		ap->t[i].user = ap->user;
+		ap->t[i].mailbox = ap->mailbox;
+	}
+	mstore_mailbox_clear(&mb);
 	s->append = ap;
 	imap_cmd_wait(s);
 	append_step(ap);

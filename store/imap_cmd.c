@@ -52,6 +52,7 @@ static const struct imap_cmd_def imap_commands[] = {
     {"APPEND", imap_cmd_append, AUTH | SEL, NX | IMAP_CMDF_STREAM, 2, -1},
     {"IDLE", imap_cmd_idle, AUTH | SEL, NX, 0, 0}, /* RFC 2177 */
     {"UNAUTHENTICATE", imap_cmd_unauthenticate, AUTH | SEL, 0, 0, 0},
+    {"COMPRESS", imap_cmd_compress, AUTH | SEL, 0, 1, 1}, /* RFC 4978 */
     /* 6.4: selected */
     {"CHECK", imap_cmd_check, SEL, NX, 0, 0},
     {"CLOSE", imap_cmd_close, SEL, 0, 0, 0},
@@ -86,6 +87,7 @@ void imap_capabilities(struct imap_session *s, struct strbuf *out)
 			 "SEARCHRES CONDSTORE QRESYNC UTF8=ACCEPT "
 			 "UNAUTHENTICATE SORT SORT=DISPLAY ESORT "
 			 "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	strbuf_adds(out, " COMPRESS=DEFLATE OBJECTID BINARY");
 	if (s->st->max_message_size != 0)
 		strbuf_printf(out, " APPENDLIMIT=%llu",
 			      (unsigned long long)s->st->max_message_size);

@@ -21,18 +21,20 @@
 #include "net.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 #define FETCH_INLINE_MAX (64 * 1024)
 
 enum fetch_kind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODYSTRUCTURE,
-	F_BODY, F_MODSEQ, F_SECTION,
+	F_BODY, F_MODSEQ, F_SECTION, F_EMAILID, F_THREADID,
 };
 
 enum section_text {
 	S_ALL = 0,	/* BODY[] or BODY[part] */
 	S_HEADER, S_FIELDS, S_FIELDS_NOT, S_TEXT, S_MIME,
+	S_BINARY, S_BINARY_SIZE, /* RFC 3516, imap_binary.c */
 };
 
 struct fetch_item {
@@ -165,6 +167,26 @@ static int parse_section(struct fetch_item *it, const char *s,
 	return 0;
 }
 
+/* BINARY[part]<p>, BINARY.PEEK[part]<p>, BINARY.SIZE[part] (RFC 3516). */
+static int parse_binary(struct fetch_req *r, const char *a)
+{
+	struct fetch_item *it = item_add(r, F_SECTION);
+	int size = strncasecmp(a, "BINARY.SIZE[", 12) == 0;
+	int peek = strncasecmp(a, "BINARY.PEEK[", 12) == 0;
+
+	if (!size && !peek && strncasecmp(a, "BINARY[", 7) != 0)
+		return -1;
+	it->peek = peek || size;
+	if (parse_section(it, a + (size || peek ? 11 : 6),
+			  size ? "BINARY.SIZE" : "BINARY") < 0 ||
+	    it->text != S_ALL || (size && it->partial))
+		return -1;
+	it->text = size ? S_BINARY_SIZE : S_BINARY;
+	r->need_mime = 1;
+	r->set_seen |= !it->peek;
+	return 0;
+}
+
 static int parse_item(struct fetch_req *r, const char *a)
 {
 	struct fetch_item *it;
@@ -202,6 +224,12 @@ static int parse_item(struct fetch_req *r, const char *a)
 				*u = (char)(*u - 'a' + 'A');
 		r->need_mime = 1;
 		r->set_seen |= !it->peek;
+	} else if (strncasecmp(a, "EMAILID", 8) == 0) { /* RFC 8474 */
+		item_add(r, F_EMAILID), r->need_msg = 1;
+	} else if (strncasecmp(a, "THREADID", 9) == 0) {
+		item_add(r, F_THREADID), r->need_msg = 1, r->need_mime = 1;
+	} else if (strncasecmp(a, "BINARY", 6) == 0) {
+		return parse_binary(r, a);
 	} else if (strncasecmp(a, "BODY[", 5) == 0 ||
 		   strncasecmp(a, "BODY.PEEK[", 10) == 0) {
 		int peek = a[4] == '.';
@@ -285,6 +313,7 @@ struct fetch_out {
 	struct strbuf b;
 	int fd;
 	uint32_t mailbox_id;
+	int unknown_cte; /* a BINARY part we cannot decode (RFC 3516) */
 };
 
 static int ensure_fd(struct fetch_out *o, uint32_t uid)
@@ -386,12 +415,68 @@ static void write_fields(struct fetch_out *o, const struct fetch_item *it,
 	strbuf_free(&out);
 }
 
+/* BINARY[part]<partial> / BINARY.SIZE[part] (RFC 3516 4.2, 4.3). */
+static void write_binary(struct fetch_out *o, const struct fetch_item *it,
+			 const struct mime_message *m, uint32_t uid)
+{
+	const struct mime_part *p = it->part[0] == '\0'
+					? &m->parts[0]
+					: mime_find_section(m, it->part);
+	struct strbuf dec;
+	uint64_t off = 0, len;
+
+	strbuf_init(&dec);
+	if (p != NULL && ensure_fd(o, uid) == 0)
+		imap_binary_decode(o->fd, m, p, it->part[0] == '\0', &dec);
+	if (it->text == S_BINARY_SIZE) {
+		strbuf_printf(&o->b, "%s %zu", it->label, dec.len);
+		strbuf_free(&dec);
+		return;
+	}
+	len = dec.len;
+	if (it->partial) {
+		off = it->origin < len ? it->origin : len;
+		len -= off;
+		if (len > it->count)
+			len = it->count;
+	}
+	/* literal8 when the content holds NUL (RFC 3516 4.3) */
+	strbuf_printf(&o->b, "%s %s{%llu}\r\n", it->label,
+		      memchr(dec.data + off, '\0', (size_t)len) ? "~" : "",
+		      (unsigned long long)len);
+	strbuf_add(&o->b, dec.data + off, (size_t)len);
+	strbuf_free(&dec);
+}
+
+/* RFC 3516 4.2: FETCH BINARY of an encoding we cannot undo is NO. */
+static int binary_undecodable(const struct fetch_req *r,
+			      const struct mime_message *m)
+{
+	for (size_t i = 0; m != NULL && i < r->n; i++) {
+		const struct fetch_item *it = &r->items[i];
+		const struct mime_part *p;
+
+		if (it->kind != F_SECTION ||
+		    (it->text != S_BINARY && it->text != S_BINARY_SIZE) ||
+		    it->part[0] == '\0')
+			continue;
+		p = mime_find_section(m, it->part);
+		if (p != NULL && !imap_binary_cte_known(p))
+			return 1;
+	}
+	return 0;
+}
+
 static void write_section(struct fetch_out *o, const struct fetch_item *it,
 			  const struct mime_message *m, uint32_t uid)
 {
 	const struct mime_part *p;
 	uint64_t off = 0, len = 0;
 
+	if (it->text == S_BINARY || it->text == S_BINARY_SIZE) {
+		write_binary(o, it, m, uid);
+		return;
+	}
 	strbuf_adds(&o->b, it->label);
 	strbuf_addc(&o->b, ' ');
 	if (it->text == S_ALL || it->text == S_MIME)
@@ -427,6 +512,9 @@ static void write_section(struct fetch_out *o, const struct fetch_item *it,
 	case S_FIELDS_NOT:
 		write_fields(o, it, p->header_off, p->header_len);
 		return;
+	case S_BINARY:
+	case S_BINARY_SIZE:
+		return; /* write_binary() */
 	}
 	if (it->partial) {
 		if (it->origin >= len) {
@@ -457,6 +545,11 @@ static void fetch_one(struct fetch_out *o, const struct fetch_req *r,
 	if (r->need_mime && mstore_msg_mime(s->st->ms, o->mailbox_id, vm->uid,
 					    &mime) != MSTORE_OK)
 		return;
+	if (binary_undecodable(r, mime)) {
+		o->unknown_cte = 1;
+		mime_message_free(&mime);
+		return;
+	}
 	o->fd = -1;
 	strbuf_printf(&o->b, "* %u FETCH (", msn);
 	for (size_t i = 0; i < r->n; i++) {
@@ -502,6 +595,16 @@ static void fetch_one(struct fetch_out *o, const struct fetch_req *r,
 		case F_SECTION:
 			write_section(o, it, mime, vm->uid);
 			break;
+		case F_EMAILID:
+			strbuf_adds(&o->b, "EMAILID (");
+			imap_objectid_email(&o->b, rec.guid);
+			strbuf_addc(&o->b, ')');
+			break;
+		case F_THREADID:
+			strbuf_adds(&o->b, "THREADID (");
+			imap_objectid_thread(&o->b, mime, rec.guid);
+			strbuf_addc(&o->b, ')');
+			break;
 		}
 	}
 	if (uid_cmd && !has_uid)
@@ -537,9 +640,10 @@ static void mark_seen(struct imap_session *s, uint32_t mailbox_id,
 		if (!(m->flags & MSTORE_F_SEEN) && !m->expunged)
 			uids[k++] = m->uid;
 	}
-	if (k > 0 && mstore_flags_store(s->st->ms, mailbox_id, uids, k, &chg,
-					&changed, &nchanged, NULL,
-					NULL) == MSTORE_OK) {
+	/* RFC 4314 4: needs "s"; per-user \Seen when shared (imap_acl.h) */
+	if (k > 0 && imap_acl_flags_store(s, mailbox_id, uids, k, &chg,
+					  &changed, &nchanged, NULL,
+					  NULL) == MSTORE_OK) {
 		for (size_t i = 0; i < nchanged; i++) {
 			uint32_t msn = imap_view_msn(s->view, changed[i].uid);
 			struct imap_view_msg *m = imap_view_msg(s->view, msn);
@@ -634,5 +738,8 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 	strbuf_free(&o.b);
 	free(msns);
 	req_free(&r);
-	imap_ok(s, NULL, "FETCH completed");
+	if (o.unknown_cte)
+		imap_no(s, "UNKNOWN-CTE", "Cannot decode a part's encoding");
+	else
+		imap_ok(s, NULL, "FETCH completed");
 }

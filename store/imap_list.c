@@ -15,6 +15,7 @@
 #include "mailstore.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 #define SEL_SUBSCRIBED 0x1
@@ -338,6 +339,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "UNAVAILABLE", "Cannot list mailboxes now");
 		return;
 	}
+	/* RFC 4314 4: other users' mailboxes with "l" (imap_acl.h) */
+	imap_acl_list_shared(s, r.patterns, r.npatterns, &r.mbs, &r.nmbs);
 	list_run(s, &r);
 	req_free(&r);
 	imap_ok(s, NULL, "%s completed", cmd->name);

@@ -14,6 +14,7 @@
 #include "net.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 static const struct {
@@ -223,6 +224,9 @@ static void select_responses(struct imap_session *s, int readonly,
 		      "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		      vi.uidvalidity, vi.uidnext,
 		      (unsigned long long)vi.highestmodseq);
+	strbuf_adds(&b, "* OK [MAILBOXID ("); /* RFC 8474 4.2 */
+	imap_objectid_mailbox(&b, vi.mailbox_id, vi.uidvalidity);
+	strbuf_adds(&b, ")] Ok\r\n");
 	if (s->enabled & IMAP_EN_IMAP4REV2) {
 		strbuf_adds(&b, "* LIST () \"/\" ");
 		imap_write_mailbox(s, &b, vi.name);
@@ -237,6 +241,7 @@ static void select_responses(struct imap_session *s, int readonly,
 void imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 {
 	int readonly = strcmp(cmd->name, "EXAMINE") == 0;
+	struct imap_view_info vi;
 	struct select_opts o;
 	char *name;
 	int e;
@@ -263,9 +268,12 @@ void imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 	free(name);
 	if (e != MSTORE_OK) {
 		imap_seqset_free(&o.known);
-		mstore_no(s, (enum mstore_err)e);
+		imap_acl_no(s, e);
 		return;
 	}
+	/* RFC 4314 4: read-only without a right to change anything */
+	imap_view_info(s->view, &vi);
+	readonly = vi.readonly;
 	imap_set_state(s, IMAP_SELECTED);
 	select_responses(s, readonly, &o);
 	imap_seqset_free(&o.known);
@@ -301,8 +309,8 @@ static int parse_use(const struct imap_arg *a, uint32_t *su_r)
 
 void imap_cmd_create(struct imap_session *s, const struct imap_command *cmd)
 {
-	uint32_t su = 0;
-	char *name;
+	uint32_t su = 0, id = 0;
+	char *name, *owner, *local;
 	enum mstore_err e;
 	int r;
 
@@ -317,39 +325,58 @@ void imap_cmd_create(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
+	/* RFC 4314 4: "k" on the parent; names in other users' trees */
+	r = imap_acl_create_target(s, name, &owner, &local);
+	free(name);
+	if (r < 0)
+		return;
+	name = local;
 	/* RFC 3501 6.3.3: create missing superiors */
 	for (char *p = strchr(name, '/'); p != NULL; p = strchr(p + 1, '/')) {
 		*p = '\0';
-		e = mstore_mailbox_create(s->st->ms, s->user, name, 0, NULL);
+		e = mstore_mailbox_create(s->st->ms, owner, name, 0, NULL);
 		*p = '/';
 		if (e != MSTORE_OK && e != MSTORE_E_EXISTS) {
 			free(name);
+			free(owner);
 			mstore_no(s, e);
 			return;
 		}
 	}
-	e = mstore_mailbox_create(s->st->ms, s->user, name, su, NULL);
+	e = mstore_mailbox_create(s->st->ms, owner, name, su, &id);
 	free(name);
+	free(owner);
 	if (e != MSTORE_OK)
 		mstore_no(s, e);
 	else
-		imap_ok(s, NULL, "CREATE completed");
+		imap_create_ok(s, id); /* with MAILBOXID (RFC 8474 4.1) */
 }
 
 void imap_cmd_delete(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct imap_view_info vi;
+	struct mstore_mailbox mb;
 	char *name;
 	enum mstore_err e;
+	int r;
 
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
-	if (strcmp(name, "INBOX") == 0) {
+	/* RFC 4314 4: DELETE needs "x" */
+	memset(&mb, 0, sizeof(mb));
+	if ((r = imap_acl_mailbox(s, name, "x", &mb, NULL)) != MSTORE_OK) {
+		free(name);
+		imap_acl_no(s, r);
+		return;
+	}
+	if (strcmp(mb.name, "INBOX") == 0) {
+		mstore_mailbox_clear(&mb);
 		free(name);
 		imap_no(s, "CANNOT", "INBOX cannot be deleted");
 		return;
 	}
-	e = mstore_mailbox_delete(s->st->ms, s->user, name);
+	e = mstore_mailbox_delete(s->st->ms, mb.owner, mb.name);
+	mstore_mailbox_clear(&mb);
 	if (e == MSTORE_OK && s->view != NULL) {
 		imap_view_info(s->view, &vi);
 		if (strcmp(vi.name, name) == 0) {
@@ -366,8 +393,10 @@ void imap_cmd_delete(struct imap_session *s, const struct imap_command *cmd)
 
 void imap_cmd_rename(struct imap_session *s, const struct imap_command *cmd)
 {
-	char *from, *to;
+	struct mstore_mailbox mb;
+	char *from, *to, *owner, *local;
 	enum mstore_err e;
+	int r;
 
 	if ((from = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
@@ -375,14 +404,39 @@ void imap_cmd_rename(struct imap_session *s, const struct imap_command *cmd)
 		free(from);
 		return;
 	}
+	/* RFC 4314 4: "x" on the old name, "k" on the new parent */
+	r = imap_acl_mailbox(s, from, "x", &mb, NULL);
+	free(from);
+	if (r != MSTORE_OK) {
+		free(to);
+		imap_acl_no(s, r);
+		return;
+	}
+	r = imap_acl_create_target(s, to, &owner, &local);
+	free(to);
+	if (r < 0) {
+		mstore_mailbox_clear(&mb);
+		return;
+	}
+	if (strcasecmp(owner, mb.owner) != 0) {
+		mstore_mailbox_clear(&mb);
+		free(owner);
+		free(local);
+		imap_no(s, "CANNOT", "Cannot rename into another user's tree");
+		return;
+	}
+	from = xstrdup(mb.name);
+	to = local;
+	mstore_mailbox_clear(&mb);
 	/* RFC 3501 6.3.5: superiors of the new name are created */
 	for (char *p = strchr(to, '/'); p != NULL; p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (strcmp(to, from) != 0)
-			mstore_mailbox_create(s->st->ms, s->user, to, 0, NULL);
+			mstore_mailbox_create(s->st->ms, owner, to, 0, NULL);
 		*p = '/';
 	}
-	e = mstore_mailbox_rename(s->st->ms, s->user, from, to);
+	e = mstore_mailbox_rename(s->st->ms, owner, from, to);
+	free(owner);
 	free(from);
 	free(to);
 	if (e != MSTORE_OK)
@@ -401,15 +455,14 @@ void imap_cmd_subscribe(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	if (sub) {
 		struct mstore_mailbox mb;
+		int r = imap_acl_mailbox(s, name, "", &mb, NULL);
 
-		memset(&mb, 0, sizeof(mb));
-		e = mstore_mailbox_get(s->st->ms, s->user, name, &mb);
-		mstore_mailbox_clear(&mb);
-		if (e != MSTORE_OK) {
+		if (r != MSTORE_OK) {
 			free(name);
-			mstore_no(s, e);
+			imap_acl_no(s, r);
 			return;
 		}
+		mstore_mailbox_clear(&mb);
 	}
 	e = mstore_subscribe(s->st->ms, s->user, name, sub);
 	free(name);
@@ -443,7 +496,13 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *list,
 		else if (strcasecmp(it, "DELETED") == 0)
 			strbuf_printf(out, "DELETED %u", mb->deleted);
 		else if (strcasecmp(it, "RECENT") == 0)
-			strbuf_adds(out, "RECENT 0");
+			strbuf_printf(out, "RECENT %u",
+				      imap_view_status_recent(s, mb));
+		else if (strcasecmp(it, "MAILBOXID") == 0) {
+			strbuf_adds(out, "MAILBOXID (");
+			imap_objectid_mailbox(out, mb->id, mb->uidvalidity);
+			strbuf_addc(out, ')');
+		}
 		else if (strcasecmp(it, "SIZE") == 0)
 			strbuf_printf(out, "SIZE %llu",
 				      (unsigned long long)mb->bytes);
@@ -463,7 +522,7 @@ void imap_cmd_status(struct imap_session *s, const struct imap_command *cmd)
 	struct mstore_mailbox mb;
 	struct strbuf b;
 	char *name;
-	enum mstore_err e;
+	int e;
 
 	if (cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
 		imap_bad(s, NULL, "STATUS mailbox (items)");
@@ -471,16 +530,16 @@ void imap_cmd_status(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
-	memset(&mb, 0, sizeof(mb));
-	e = mstore_mailbox_get(s->st->ms, s->user, name, &mb);
+	/* RFC 4314 4: STATUS needs "r" */
+	e = imap_acl_mailbox(s, name, "r", &mb, NULL);
 	if (e != MSTORE_OK) {
 		free(name);
-		mstore_no(s, e);
+		imap_acl_no(s, e);
 		return;
 	}
 	strbuf_init(&b);
 	strbuf_adds(&b, "* STATUS ");
-	imap_write_mailbox(s, &b, mb.name);
+	imap_write_mailbox(s, &b, name);
 	strbuf_addc(&b, ' ');
 	if (imap_status_items(s, &cmd->args[1], &mb, &b) < 0) {
 		strbuf_free(&b);
@@ -500,7 +559,9 @@ void imap_cmd_status(struct imap_session *s, const struct imap_command *cmd)
 void imap_cmd_namespace(struct imap_session *s, const struct imap_command *cmd)
 {
 	(void)cmd;
-	imap_untagged(s, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+	/* RFC 2342: personal, other users', shared (imap_acl.h) */
+	imap_untagged(s, "NAMESPACE ((\"\" \"/\")) ((\"" IMAP_NS_OTHER
+			 "/\" \"/\")) ((\"" IMAP_NS_SHARED "/\" \"/\"))");
 	imap_ok(s, NULL, "NAMESPACE completed");
 }
 
@@ -552,7 +613,8 @@ void imap_cmd_close(struct imap_session *s, const struct imap_command *cmd)
 	(void)cmd;
 	imap_view_info(s->view, &vi);
 	/* RFC 3501 6.4.2: silently, and not when read-only */
-	if (!vi.readonly && expunge_deleted(s, NULL, &gone, &ngone) != 0)
+	if (!vi.readonly && (imap_view_rights(s->view) & imap_right('e')) &&
+	    expunge_deleted(s, NULL, &gone, &ngone) != 0)
 		log_warnx("event=imap_close_expunge_failed session=%s",
 			  conn_id(s->c));
 	free(gone);
@@ -579,6 +641,10 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd)
 	imap_view_info(s->view, &vi);
 	if (vi.readonly) {
 		imap_no(s, "READ-ONLY", "Mailbox is read-only");
+		return;
+	}
+	if (!(imap_view_rights(s->view) & imap_right('e'))) {
+		imap_no(s, "NOPERM", "EXPUNGE needs the \"e\" right");
 		return;
 	}
 	memset(&set, 0, sizeof(set));

@@ -10,6 +10,7 @@
 #include "mailstore.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 static const struct {
@@ -155,11 +156,17 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 	uids = xcalloc(n + 1, sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
 		uids[i] = imap_view_msg(s->view, msns[i])->uid;
-	e = n > 0 ? mstore_flags_store(s->st->ms, vi.mailbox_id, uids, n,
-				       &r.chg, &changed, &nchanged, &failed,
-				       &nfailed)
+	/* RFC 4314 4: only the flags the user may change */
+	e = n > 0 ? imap_acl_flags_store(s, vi.mailbox_id, uids, n, &r.chg,
+					 &changed, &nchanged, &failed,
+					 &nfailed)
 		  : MSTORE_OK;
 	free(uids);
+	if ((int)e == IMAP_ACL_E_NOPERM) {
+		free(msns);
+		imap_no(s, "NOPERM", "No right to change these flags");
+		return;
+	}
 	if (e != MSTORE_OK) {
 		free(msns);
 		imap_no(s, e == MSTORE_E_LIMIT ? "LIMIT" : "SERVERBUG", "%s",
@@ -235,6 +242,15 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "READ-ONLY", "Mailbox is read-only");
 		return;
 	}
+	/* RFC 6851 3.3 with RFC 4314 4: MOVE needs "t" and "e" here */
+	if (move && (imap_view_rights(s->view) &
+		     (imap_right('t') | imap_right('e'))) !=
+			(imap_right('t') | imap_right('e'))) {
+		imap_seqset_free(&set);
+		free(name);
+		imap_no(s, "NOPERM", "MOVE needs the \"t\" and \"e\" rights");
+		return;
+	}
 	if (imap_view_resolve(s, &set, cmd->uid, &msns, &n) < 0) {
 		imap_seqset_free(&set);
 		free(name);
@@ -242,9 +258,14 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	imap_seqset_free(&set);
-	memset(&dst, 0, sizeof(dst));
-	e = mstore_mailbox_get(s->st->ms, s->user, name, &dst);
+	/* RFC 4314 4: COPY needs "i" on the target */
+	e = imap_acl_mailbox(s, name, "i", &dst, NULL);
 	free(name);
+	if ((int)e == IMAP_ACL_E_NOPERM) {
+		free(msns);
+		imap_no(s, "NOPERM", "No right to insert into that mailbox");
+		return;
+	}
 	if (e != MSTORE_OK) {
 		free(msns);
 		if (e == MSTORE_E_NOMAILBOX)

@@ -14,12 +14,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "mailstore.h"
 #include "net.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 struct imap_view {
@@ -40,6 +42,13 @@ struct imap_view {
 	int dirty;
 	int idle;
 	struct net_timer *idle_timer;
+	/* ACL (imap_acl.h): rights at open; \Seen kept per user for a
+	 * mailbox of another user: the seen uids, ascending */
+	uint32_t rights;
+	int private_seen;
+	int seen_dirty;
+	uint32_t *seen;
+	size_t nseen;
 };
 
 /* \Recent (RFC 3501 2.3.2): the first session to see a message. */
@@ -78,6 +87,17 @@ static void idle_fire(void *arg)
 static void change_hook(void *arg, const struct mstore_change *ch)
 {
 	(void)arg;
+	if (ch->kind == MSTORE_CH_SEEN) {
+		/* another session of the same user changed its \Seen set */
+		for (struct imap_view *v = views; v != NULL; v = v->next)
+			if (v->mailbox_id == ch->mailbox_id && v->private_seen &&
+			    strcasecmp(v->s->user, ch->user) == 0) {
+				v->seen_dirty = v->dirty = 1;
+				if (v->idle && v->idle_timer != NULL)
+					net_timer_start(v->idle_timer, 0, 0);
+			}
+		return;
+	}
 	if (ch->kind != MSTORE_CH_APPEND && ch->kind != MSTORE_CH_FLAGS &&
 	    ch->kind != MSTORE_CH_EXPUNGE && ch->kind != MSTORE_CH_MBOX_DELETE)
 		return;
@@ -100,6 +120,145 @@ void imap_view_hook_init(struct store *st)
 		hooked = st->ms;
 }
 
+/* ---- per-user \Seen (imap_acl.h) ----------------------------------------- */
+
+static void send_fetch_flags(struct imap_session *s, uint32_t msn);
+
+static int seen_has(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->nseen;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->seen[mid] == uid)
+			return 1;
+		if (v->seen[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+uint32_t imap_view_user_flags(const struct imap_view *v, uint32_t uid,
+			      uint32_t flags)
+{
+	if (v == NULL || !v->private_seen)
+		return flags;
+	return seen_has(v, uid) ? flags | MSTORE_F_SEEN
+				: flags & ~(uint32_t)MSTORE_F_SEEN;
+}
+
+uint32_t imap_view_rights(const struct imap_view *v)
+{
+	return v != NULL ? v->rights : 0;
+}
+
+int imap_view_private_seen(const struct imap_view *v)
+{
+	return v != NULL && v->private_seen;
+}
+
+/* Reads the stored set: the seen uids among the view's messages. */
+static void view_seen_read(struct imap_session *s, struct imap_view *v)
+{
+	struct imap_seqset set;
+	const char *err;
+	char *str = NULL;
+
+	free(v->seen);
+	v->seen = xcalloc(v->n + 1, sizeof(*v->seen));
+	v->nseen = 0;
+	memset(&set, 0, sizeof(set));
+	if (mstore_seen_get(s->st->ms, s->user, v->mailbox_id, &str) !=
+		MSTORE_OK ||
+	    *str == '\0' || imap_seqset_parse(str, &set, &err) < 0) {
+		free(str);
+		return;
+	}
+	free(str);
+	for (uint32_t i = 0; i < v->n; i++)
+		if (imap_seqset_contains(&set, v->msgs[i].uid, UINT32_MAX))
+			v->seen[v->nseen++] = v->msgs[i].uid;
+	imap_seqset_free(&set);
+}
+
+static void view_seen_load(struct imap_session *s, struct imap_view *v)
+{
+	view_seen_read(s, v);
+	for (uint32_t i = 0; i < v->n; i++)
+		v->msgs[i].flags = imap_view_user_flags(v, v->msgs[i].uid,
+							v->msgs[i].flags);
+}
+
+/* Another session changed the set: FETCH FLAGS where it differs. */
+static void view_seen_reload(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+
+	v->seen_dirty = 0;
+	view_seen_read(s, v);
+	for (uint32_t i = 0; i < v->n; i++) {
+		struct imap_view_msg *m = &v->msgs[i];
+		uint32_t f = imap_view_user_flags(v, m->uid, m->flags);
+
+		if (f != m->flags && !m->expunged) {
+			m->flags = f;
+			send_fetch_flags(s, i + 1);
+		}
+	}
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int imap_view_seen_store(struct imap_session *s, const uint32_t *uids,
+			 size_t n, int add)
+{
+	struct imap_view *v = s->view;
+	uint32_t *out;
+	size_t k = 0;
+	struct strbuf b;
+	int e;
+
+	if (v == NULL || !v->private_seen)
+		return MSTORE_E_INVAL;
+	/* the new set: the view's messages, seen or not as asked */
+	out = xcalloc(v->n + 1, sizeof(*out));
+	for (uint32_t i = 0; i < v->n; i++) {
+		uint32_t uid = v->msgs[i].uid;
+		int named = 0;
+
+		for (size_t j = 0; j < n && !named; j++)
+			named = uids[j] == uid;
+		if (named ? add : seen_has(v, uid))
+			out[k++] = uid;
+	}
+	qsort(out, k, sizeof(*out), uid_cmp);
+	strbuf_init(&b);
+	if (k > 0)
+		imap_seqset_write(&b, out, k);
+	e = mstore_seen_set(s->st->ms, s->user, v->mailbox_id,
+			    b.data != NULL ? b.data : "");
+	strbuf_free(&b);
+	if (e != MSTORE_OK) {
+		free(out);
+		return e;
+	}
+	free(v->seen);
+	v->seen = out;
+	v->nseen = k;
+	for (uint32_t i = 0; i < v->n; i++)
+		v->msgs[i].flags = imap_view_user_flags(v, v->msgs[i].uid,
+							v->msgs[i].flags);
+	return MSTORE_OK;
+}
+
 /* ---- open / close -------------------------------------------------------- */
 
 static void keywords_free(struct imap_view *v)
@@ -115,13 +274,17 @@ int imap_view_open(struct imap_session *s, const char *name, int readonly)
 	struct imap_view *v;
 	struct recent_mark *rm;
 	size_t n = 0;
-	enum mstore_err e;
+	uint32_t rights;
+	int e;
 
 	imap_view_close(s);
-	memset(&mb, 0, sizeof(mb));
-	e = mstore_mailbox_get(s->st->ms, s->user, name, &mb);
+	e = imap_acl_mailbox(s, name, "r", &mb, &rights);
 	if (e != MSTORE_OK)
 		return e;
+	/* RFC 4314 4: without a right to change anything, read-only */
+	if (!(rights & (imap_right('s') | imap_right('w') | imap_right('t') |
+			imap_right('e'))))
+		readonly = 1;
 	e = mstore_msg_list(s->st->ms, mb.id, &msgs, &n);
 	if (e != MSTORE_OK) {
 		mstore_mailbox_clear(&mb);
@@ -130,7 +293,9 @@ int imap_view_open(struct imap_session *s, const char *name, int readonly)
 	v = xcalloc(1, sizeof(*v));
 	v->s = s;
 	v->mailbox_id = mb.id;
-	v->name = xstrdup(mb.name);
+	v->rights = rights;
+	v->private_seen = strcasecmp(mb.owner, s->user) != 0;
+	v->name = xstrdup(v->private_seen ? name : mb.name);
 	v->readonly = readonly;
 	v->uidvalidity = mb.uidvalidity;
 	v->uidnext = mb.uidnext;
@@ -148,6 +313,8 @@ int imap_view_open(struct imap_session *s, const char *name, int readonly)
 		m->recent = !readonly && m->uid >= rm->next_uid;
 	}
 	v->n = (uint32_t)n;
+	if (v->private_seen)
+		view_seen_load(s, v);
 	if (!readonly && mb.uidnext > rm->next_uid)
 		rm->next_uid = mb.uidnext;
 	free(msgs);
@@ -180,6 +347,7 @@ void imap_view_close(struct imap_session *s)
 	keywords_free(v);
 	free(v->msgs);
 	free(v->saved);
+	free(v->seen);
 	free(v->name);
 	free(v);
 	s->view = NULL;
@@ -464,6 +632,8 @@ static void view_refresh(struct imap_session *s)
 	}
 	if (e != MSTORE_OK)
 		return;
+	if (v->seen_dirty)
+		view_seen_reload(s);
 	if (mstore_msg_list_changed(s->st->ms, v->mailbox_id, v->highestmodseq,
 				    &ch, &nch) != MSTORE_OK ||
 	    mstore_tombstones(s->st->ms, v->mailbox_id, v->highestmodseq, &gone,
@@ -482,6 +652,7 @@ static void view_refresh(struct imap_session *s)
 		uint32_t msn = imap_view_msn(v, ch[i].uid);
 		struct imap_view_msg *m;
 
+		ch[i].flags = imap_view_user_flags(v, ch[i].uid, ch[i].flags);
 		if (msn != 0) {
 			m = &v->msgs[msn - 1];
 			if (m->expunged)
@@ -613,4 +784,38 @@ void imap_view_set_idle(struct imap_session *s, int idle)
 	s->view->idle = idle;
 	if (idle)
 		imap_view_sync(s, 1);
+}
+
+/*
+ * STATUS RECENT (RFC 3501 6.3.10): messages no session has seen yet (uid
+ * at or above the mailbox's recent mark) plus those open views hold as
+ * \Recent.  Counting the first kind needs the uid list, read only when
+ * the mark is inside the mailbox's uid range.
+ */
+uint32_t imap_view_status_recent(struct imap_session *s,
+				 const struct mstore_mailbox *mb)
+{
+	struct recent_mark *rm = recent_get(mb->id);
+	uint32_t n = 0;
+
+	if (rm->next_uid == 0) {
+		n = mb->messages;
+	} else if (rm->next_uid < mb->uidnext) {
+		struct mstore_msg *msgs = NULL;
+		size_t nm = 0;
+
+		if (mstore_msg_list(s->st->ms, mb->id, &msgs, &nm) ==
+		    MSTORE_OK)
+			for (size_t i = 0; i < nm; i++)
+				n += msgs[i].uid >= rm->next_uid;
+		free(msgs);
+	}
+	for (struct imap_view *v = views; v != NULL; v = v->next) {
+		if (v->mailbox_id != mb->id)
+			continue;
+		for (uint32_t i = 0; i < v->n; i++)
+			n += v->msgs[i].recent && !v->msgs[i].expunged &&
+			     v->msgs[i].uid < rm->next_uid;
+	}
+	return n;
 }

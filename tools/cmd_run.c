@@ -31,6 +31,7 @@
 #define DEMO_DIR "var/demo"
 #define DEMO_CONF DEMO_DIR "/rookery.conf"
 #define DEMO_USER "rookery"
+#define DEMO_PROXY "mux@rookery.internal"
 #define MAX_CHILDREN 16
 
 static const char *const demo_users[] = {"alice@example.com",
@@ -105,6 +106,11 @@ static int write_file(const char *path, const char *text)
 	return 0;
 }
 
+/*
+ * The demo layout (DESIGN.md, black-box contract): the mux owns the public
+ * ports; the store listens only on Unix sockets in its data directory,
+ * which the mux reaches as the trusted proxy identity.
+ */
 static int demo_config(const char *dir, const char *bins, int as_root)
 {
 	struct strbuf s;
@@ -128,19 +134,32 @@ static int demo_config(const char *dir, const char *bins, int as_root)
 		"tls_cert = %s/tls/cert.pem\n"
 		"tls_key = %s/tls/key.pem\n"
 		"sasldb = %s/sasldb2\n"
-		"# plaintext passwords only after STARTTLS/STLS or on TLS "
-		"ports\n"
-		"allow_plaintext = no\n\n"
+		"# plaintext passwords only after STARTTLS/STLS, on TLS ports "
+		"and on\n# Unix sockets\n"
+		"allow_plaintext = no\n"
+		"proxy_identities = " DEMO_PROXY "\n"
+		"directory = %s/directory.db\n\n"
+		"[mux]\n"
+		"listen = imap 127.0.0.1:1143\n"
+		"listen = imaps 127.0.0.1:1993 tls\n"
+		"listen = pop3 127.0.0.1:1110\n"
+		"listen = pop3s 127.0.0.1:1995 tls\n"
+		"listen = sieve 127.0.0.1:2000\n"
+		"listen = lmtp 127.0.0.1:2024\n"
+		"listen = control unix:%s/mux-control.sock\n"
+		"proxy_identity = " DEMO_PROXY "\n"
+		"proxy_password_file = %s/mux.secret\n\n"
 		"[store ms1]\n"
 		"role = primary\n"
 		"data_dir = %s/ms1\n"
-		"listen = lmtp 127.0.0.1:2024\n"
 		"listen = lmtp unix:%s/ms1/lmtp.sock\n"
-		"listen = pop3 127.0.0.1:1110\n"
-		"listen = pop3s 127.0.0.1:1995 tls\n"
+		"listen = imap unix:%s/ms1/imap.sock\n"
+		"listen = pop3 unix:%s/ms1/pop3.sock\n"
+		"listen = sieve unix:%s/ms1/sieve.sock\n"
 		"listen = control unix:%s/ms1/control.sock\n"
 		"max_message_size = 50M\n",
-		dir, as_root ? DEMO_USER : "", dir, dir, dir, dir, dir, dir);
+		dir, as_root ? DEMO_USER : "", dir, dir, dir, dir, dir, dir,
+		dir, dir, dir, dir, dir, dir);
 	if (have_program(bins, "rookery-ldapab"))
 		strbuf_printf(&s,
 			      "\n[ldapab]\n"
@@ -155,16 +174,133 @@ static int demo_config(const char *dir, const char *bins, int as_root)
 	return rc;
 }
 
+/*
+ * Runs this program with ARGS (after "-q -c CONF") and input on its
+ * standard input; returns its exit status, or -1.  A child process keeps
+ * each verb's state out of this supervisor.
+ */
+static int run_self(const char *conf, const char *input, char *const args[])
+{
+	char *argv[16];
+	int pipefd[2], status, n = 0;
+	pid_t pid;
+
+	argv[n++] = "/proc/self/exe";
+	argv[n++] = "-q";
+	argv[n++] = "-c";
+	argv[n++] = (char *)conf;
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[0], STDIN_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(127);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	if (input != NULL &&
+	    write(pipefd[1], input, strlen(input)) != (ssize_t)strlen(input))
+		fprintf(stderr, "rookery run: cannot feed %s\n", args[0]);
+	close(pipefd[1]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The proxy identity's password: random, kept in a 0600 file. */
+static char *demo_proxy_secret(const char *dir)
+{
+	char *path = xasprintf("%s/mux.secret", dir);
+	unsigned char raw[18];
+	char secret[64];
+	FILE *f;
+	size_t i;
+
+	f = fopen(path, "r");
+	if (f != NULL && fgets(secret, sizeof(secret), f) != NULL) {
+		fclose(f);
+		free(path);
+		secret[strcspn(secret, "\r\n")] = '\0';
+		return xstrdup(secret);
+	}
+	if (f != NULL)
+		fclose(f);
+	f = fopen("/dev/urandom", "r");
+	if (f == NULL || fread(raw, 1, sizeof(raw), f) != sizeof(raw)) {
+		if (f != NULL)
+			fclose(f);
+		free(path);
+		return NULL;
+	}
+	fclose(f);
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+	f = fopen(path, "w");
+	if (f == NULL || fchmod(fileno(f), 0600) < 0 ||
+	    fprintf(f, "%s\n", secret) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "rookery run: cannot write %s\n", path);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	return xstrdup(secret);
+}
+
+/* Routes: store ms1 at its Unix sockets, the demo users on it. */
+static int demo_routes(const struct config *cfg, const char *dir,
+		       const char *conf)
+{
+	char *imap = xasprintf("unix:%s/ms1/imap.sock", dir);
+	char *pop3 = xasprintf("unix:%s/ms1/pop3.sock", dir);
+	char *lmtp = xasprintf("unix:%s/ms1/lmtp.sock", dir);
+	char *sieve = xasprintf("unix:%s/ms1/sieve.sock", dir);
+	char *store[] = {"route", "store", "ms1", "--imap", imap, "--pop3",
+			 pop3, "--lmtp", lmtp, "--sieve", sieve, "--up", NULL};
+	int rc = 0;
+	size_t i;
+
+	if (config_section(cfg, "mux", NULL) == NULL)
+		goto out;
+	if (run_self(conf, NULL, store) != 0)
+		rc = -1;
+	for (i = 0; rc == 0 && i < sizeof(demo_users) / sizeof(demo_users[0]);
+	     i++) {
+		char *user[] = {"route", "set", (char *)demo_users[i], "ms1",
+				NULL};
+
+		if (run_self(conf, NULL, user) != 0)
+			rc = -1;
+	}
+	if (rc < 0)
+		fprintf(stderr, "rookery run: could not write the routing "
+				"directory (see rookery route --help)\n");
+out:
+	free(imap);
+	free(pop3);
+	free(lmtp);
+	free(sieve);
+	return rc;
+}
+
 static void ignore_line(const char *line, void *arg)
 {
 	(void)line;
 	(void)arg;
 }
 
-static int demo_users_create(const struct config *cfg)
+static int demo_users_create(const struct config *cfg, const char *dir)
 {
 	const struct config_section *sec = cli_store(cfg, "ms1");
-	char *err = NULL;
+	char *err = NULL, *secret;
 	size_t i;
 
 	if (sec == NULL)
@@ -173,6 +309,19 @@ static int demo_users_create(const struct config *cfg)
 		fprintf(stderr, "rookery run: SASL: %s\n", err);
 		free(err);
 		return -1;
+	}
+	/* The identity the mux logs in to the store with. */
+	if (config_section(cfg, "mux", NULL) != NULL) {
+		secret = demo_proxy_secret(dir);
+		if (secret == NULL ||
+		    saslsrv_setpass(DEMO_PROXY, secret, &err) < 0) {
+			fprintf(stderr, "rookery run: proxy identity: %s\n",
+				err ? err : "no secret");
+			free(err);
+			free(secret);
+			return -1;
+		}
+		free(secret);
 	}
 	for (i = 0; i < sizeof(demo_users) / sizeof(demo_users[0]); i++) {
 		struct strbuf cmd;
@@ -201,75 +350,32 @@ static int demo_users_create(const struct config *cfg)
 }
 
 /*
- * Runs `rookery ab ARGS` (this program) with input on its standard input;
- * returns its exit status, or -1.  A child process keeps the address-book
- * code's state out of this supervisor.
- */
-static int run_ab(const char *conf, const char *input, char *const args[])
-{
-	char *argv[12];
-	int pipefd[2], status, n = 0;
-	pid_t pid;
-
-	argv[n++] = "/proc/self/exe";
-	argv[n++] = "-q";
-	argv[n++] = "-c";
-	argv[n++] = (char *)conf;
-	argv[n++] = "ab";
-	while (*args != NULL && n < 11)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	if (pipe(pipefd) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(pipefd[0], STDIN_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		if (freopen("/dev/null", "w", stdout) == NULL)
-			_exit(127);
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	close(pipefd[0]);
-	if (input != NULL &&
-	    write(pipefd[1], input, strlen(input)) != (ssize_t)strlen(input))
-		fprintf(stderr, "rookery run: cannot feed rookery ab\n");
-	close(pipefd[1]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/*
  * The demo address books (DESIGN.md, black-box contract): account
  * "example" with alice (full management) and bob, LDAP password "demo".
  * Re-running is harmless: existing identities are updated.
  */
 static int demo_books(const struct config *cfg, const char *conf)
 {
-	char *account[] = {"add-account", "example", NULL};
-	char *alice[] = {"add-mailbox", (char *)demo_users[0], "--account",
-			 "example", "--manage", NULL};
-	char *bob[] = {"add-mailbox", (char *)demo_users[1], "--account",
-		       "example", NULL};
+	char *account[] = {"ab", "add-account", "example", NULL};
+	char *alice[] = {"ab", "add-mailbox", (char *)demo_users[0],
+			 "--account", "example", "--manage", NULL};
+	char *bob[] = {"ab", "add-mailbox", (char *)demo_users[1],
+		       "--account", "example", NULL};
 	const char *const who[] = {"example", demo_users[0], demo_users[1]};
 	size_t i;
 
 	if (config_section(cfg, "ldapab", NULL) == NULL)
 		return 0;
-	if (run_ab(conf, NULL, account) != 0 || run_ab(conf, NULL, alice) != 0 ||
-	    run_ab(conf, NULL, bob) != 0) {
+	if (run_self(conf, NULL, account) != 0 ||
+	    run_self(conf, NULL, alice) != 0 || run_self(conf, NULL, bob) != 0) {
 		fprintf(stderr, "rookery run: could not create the demo "
 				"address books (see rookery ab --help)\n");
 		return -1;
 	}
 	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
-		char *passwd[] = {"passwd", (char *)who[i], NULL};
+		char *passwd[] = {"ab", "passwd", (char *)who[i], NULL};
 
-		if (run_ab(conf, "demo\n", passwd) != 0) {
+		if (run_self(conf, "demo\n", passwd) != 0) {
 			fprintf(stderr, "rookery run: could not set the LDAP "
 					"password of %s\n", who[i]);
 			return -1;
@@ -369,6 +475,16 @@ static int start_all(const struct config *cfg, const char *bins,
 		free(what);
 	}
 	free(prog);
+	s = config_section(cfg, "mux", NULL);
+	if (s != NULL && have_program(bins, "rookery-mux")) {
+		char *argv[] = {NULL, "-c", (char *)conf, NULL};
+
+		argv[0] = xasprintf("%s/rookery-mux", bins);
+		if (start_child("mux", argv) < 0)
+			return -1;
+		free(argv[0]);
+		print_listeners(s, "mux (IMAP, POP3, ManageSieve, LMTP front door)");
+	}
 	s = config_section(cfg, "ldapab", NULL);
 	if (s != NULL && have_program(bins, "rookery-ldapab")) {
 		char *argv[] = {NULL, "-c", (char *)conf, NULL};
@@ -496,8 +612,8 @@ int cmd_run(int argc, char **argv)
 	}
 	cli.config_path = conf;
 	cfg = cli_config();
-	if (cfg == NULL || demo_users_create(cfg) < 0 ||
-	    demo_books(cfg, conf) < 0)
+	if (cfg == NULL || demo_users_create(cfg, dir) < 0 ||
+	    demo_routes(cfg, dir, conf) < 0 || demo_books(cfg, conf) < 0)
 		return 1;
 	if (as_root && demo_owner(dir) < 0)
 		return 1;

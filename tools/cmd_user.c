@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "directory.h"
 #include "sasl.h"
 #include "strbuf.h"
 #include "tools/cli.h"
@@ -23,6 +24,8 @@ static void user_usage(FILE *out)
 		"       rookery user del USER [--store NAME]\n"
 		"       rookery user passwd USER\n"
 		"       rookery user list [--store NAME]\n\n"
+		"add records the user's store in the mux's routing directory "
+		"(when the\nconfiguration names one); del removes it.\n"
 		"USER is a full address (alice@example.com).  The password is "
 		"read from the\nterminal (twice) or from one line of standard "
 		"input.  SIZE takes K, M, G.\nA running store is changed over "
@@ -58,6 +61,31 @@ static int sasl_ready(const struct config_section *sec)
 		fprintf(stderr, "rookery: SASL: %s\n", err);
 		free(err);
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Records (store = the store's name) or removes (store NULL) the user's
+ * route in the mux's directory, when the configuration has one.
+ */
+static int set_route(const struct config *cfg, const char *user,
+		     const char *store)
+{
+	const struct config_section *mux = config_section(cfg, "mux", NULL);
+	const char *path;
+	char *err = NULL;
+
+	path = directory_path(mux != NULL ? mux
+					  : config_section(cfg, "global", NULL));
+	if (path == NULL)
+		return 0;
+	if (directory_set_user(path, user, store, &err) < 0) {
+		fprintf(stderr, "rookery: the directory %s could not be "
+				"updated for %s: %s (fix it with rookery route)\n",
+			path, user, err);
+		free(err);
+		return 1;
 	}
 	return 0;
 }
@@ -142,6 +170,8 @@ static int user_add(const struct config *cfg, const char *user,
 	if (rc != 0)
 		return rc;
 	rc = run_simple(sec, "user-add", user, NULL);
+	if (rc == 0)
+		rc = set_route(cfg, user, config_section_name(sec));
 	if (rc == 0 && quota != NULL) {
 		struct strbuf cmd;
 
@@ -170,6 +200,8 @@ static int user_del(const struct config *cfg, const char *user,
 	rc = run_simple(sec, "user-del", user, NULL);
 	if (rc != 0)
 		return rc;
+	if (set_route(cfg, user, NULL) != 0)
+		return 1;
 	if (saslsrv_setpass(user, NULL, &err) < 0) {
 		fprintf(stderr, "rookery: mail of %s deleted, but its password "
 				"could not be removed: %s\n",

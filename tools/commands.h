@@ -15,5 +15,6 @@ int cmd_reconstruct(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_sieve(int argc, char **argv);	/* sieve/ owns tools/cmd_sieve.c */
 int cmd_ab(int argc, char **argv);	/* ldapab/ owns tools/cmd_ab.c */
+int cmd_route(int argc, char **argv);
 
 #endif

@@ -115,6 +115,20 @@ class ManageSieve:
                 continue
             lines.append(line)
 
+    def challenge(self):
+        """A server challenge (quoted or literal): the decoded string, or
+        None when the line is a final response (pushed back)."""
+        line = self.readline()
+        m = re.match(rb'^\{(\d+)\}$', line)
+        if m:
+            data = self.readn(int(m.group(1)))
+            assert self.readline() == b""
+            return data.decode()
+        if line.startswith(b'"'):
+            return self._string(line)
+        self.buf = line + b"\r\n" + self.buf
+        return None
+
     def read_caps(self):
         r = self.response()
         caps = {}
