@@ -106,8 +106,9 @@ struct msv_session {
 	struct store *st;
 	enum msv_state state;
 	struct msv_cmd cmd;
-	int in_literal; /* streaming a literal into cmd */
-	int legacy;	/* listener "legacy": no capabilities after TLS */
+	int in_literal;	    /* streaming a literal into cmd */
+	int legacy;	    /* listener "legacy": no capabilities after TLS */
+	int extended_codes; /* sieve_extended_codes: hyphenated codes too */
 	unsigned bad_commands;
 	unsigned auth_failures;
 	struct saslsrv *sasl;

@@ -5,7 +5,8 @@
  *
  * Response codes used (RFC 5804 1.3), none hyphenated so that old
  * clients parse them: QUOTA/MAXSCRIPTS, QUOTA/MAXSIZE, NONEXISTENT,
- * ALREADYEXISTS, ACTIVE, TAG, TRYLATER, SASL.
+ * ALREADYEXISTS, ACTIVE, TAG, TRYLATER; ENCRYPT-NEEDED only with
+ * config sieve_extended_codes = yes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ static void cmd_capability(struct msv_session *s)
 
 static void cmd_logout(struct msv_session *s)
 {
-	msv_ok(s, NULL, "Logout completed");
+	msv_ok(s, NULL, NULL);
 	msv_hangup(s);
 }
 
@@ -145,7 +146,7 @@ static void cmd_starttls(struct msv_session *s)
 		msv_no(s, NULL, "TLS is already active");
 		return;
 	}
-	msv_ok(s, NULL, "Begin TLS negotiation now");
+	msv_ok(s, NULL, NULL);
 	if (conn_starttls(s->c) < 0) {
 		msv_bye(s, NULL, "TLS not available");
 		msv_hangup(s);
@@ -257,9 +258,8 @@ static void cmd_authenticate(struct msv_session *s)
 	if (!saslsrv_plaintext_ok(s->sasl) &&
 	    (strcasecmp(mech, "PLAIN") == 0 ||
 	     strcasecmp(mech, "LOGIN") == 0)) {
-		msv_no(s, NULL,
-		       "Plaintext authentication needs TLS "
-		       "(use STARTTLS)");
+		msv_no(s, s->extended_codes ? "ENCRYPT-NEEDED" : NULL,
+		       "Plaintext authentication needs TLS (use STARTTLS)");
 		return;
 	}
 	free(s->sasl_mech);

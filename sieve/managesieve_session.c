@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 #include "net.h"
 #include "sasl.h"
@@ -292,11 +293,19 @@ static int msv_open(struct conn *c)
 	struct msv_params p = {0};
 	const struct net_listen_spec *spec = conn_listen_spec(c);
 	struct msieve_limits lim;
+	char *err = NULL;
 
 	s->c = c;
 	s->st = conn_listener_arg(c);
 	s->legacy = spec != NULL && spec->legacy;
 	msieve_limits_load(s->st != NULL ? s->st->sec : NULL, &lim);
+	if (config_get_bool(s->st != NULL ? s->st->sec : NULL,
+			    "sieve_extended_codes", 0, &s->extended_codes,
+			    &err) < 0) {
+		log_warnx("event=config_warning error=\"%s\"", err);
+		free(err);
+		s->extended_codes = 0;
+	}
 	p.max_literal = lim.max_script_size;
 	msv_cmd_init(&s->cmd, &p);
 	conn_set_ctx(c, s);

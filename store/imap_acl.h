@@ -129,6 +129,19 @@ int imap_acl_flags_store(struct imap_session *s, uint32_t mailbox_id,
 
 /* ---- the commands (imap_acl.c) --------------------------------------------- */
 
+struct mstore;
+/* Lower-cases an ACL identifier into out; -1 when empty, too long or
+ * holding spaces, quotes or controls. */
+int imap_acl_identifier_norm(const char *in, char *out, size_t size);
+/*
+ * SETACL semantics (RFC 4314 3.1) on mailbox_id, for IMAP and the control
+ * socket: modrights "+xy" adds, "-xy" removes, "xy" replaces, "" deletes
+ * the entry.  MSTORE_OK, MSTORE_E_INVAL (bad identifier or rights) or
+ * the engine's error.
+ */
+int imap_acl_modify(struct mstore *ms, uint32_t mailbox_id,
+		    const char *identifier, const char *modrights);
+
 struct imap_command;
 /* RFC 4314 */
 void imap_cmd_setacl(struct imap_session *s, const struct imap_command *cmd);

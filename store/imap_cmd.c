@@ -13,6 +13,7 @@
 #include "sasl.h"
 #include "strbuf.h"
 #include "store/imap.h"
+#include "store/imap_acl.h"
 #include "store/store.h"
 
 #define NOAUTH IMAP_IN(IMAP_NOT_AUTHENTICATED)
@@ -65,6 +66,15 @@ static const struct imap_cmd_def imap_commands[] = {
     {"MOVE", imap_cmd_move, SEL, NX | IMAP_CMDF_UID, 2, 2}, /* RFC 6851 */
     {"SORT", imap_cmd_sort, SEL, NU, 3, -1},		    /* RFC 5256 */
     {"THREAD", imap_cmd_thread, SEL, NU, 3, -1},
+    /* RFC 4314 ACL, RFC 9208 QUOTA (imap_acl.c) */
+    {"SETACL", imap_cmd_setacl, AUTH | SEL, NX, 3, 3},
+    {"DELETEACL", imap_cmd_deleteacl, AUTH | SEL, NX, 2, 2},
+    {"GETACL", imap_cmd_getacl, AUTH | SEL, NX, 1, 1},
+    {"LISTRIGHTS", imap_cmd_listrights, AUTH | SEL, NX, 2, 2},
+    {"MYRIGHTS", imap_cmd_myrights, AUTH | SEL, NX, 1, 1},
+    {"GETQUOTA", imap_cmd_getquota, AUTH | SEL, NX, 1, 1},
+    {"GETQUOTAROOT", imap_cmd_getquotaroot, AUTH | SEL, NX, 1, 1},
+    {"SETQUOTA", imap_cmd_setquota, AUTH | SEL, NX, 2, 2},
     /* RFC 6237 multi-mailbox ESEARCH (not advertised yet) */
     {"ESEARCH", imap_cmd_esearch, AUTH | SEL, NX, 1, -1},
 };
@@ -88,6 +98,8 @@ void imap_capabilities(struct imap_session *s, struct strbuf *out)
 			 "UNAUTHENTICATE SORT SORT=DISPLAY ESORT "
 			 "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	strbuf_adds(out, " COMPRESS=DEFLATE OBJECTID BINARY");
+	strbuf_adds(out, " ACL RIGHTS=texk QUOTA QUOTA=RES-STORAGE "
+			 "QUOTA=RES-MESSAGE QUOTASET");
 	if (s->st->max_message_size != 0)
 		strbuf_printf(out, " APPENDLIMIT=%llu",
 			      (unsigned long long)s->st->max_message_size);

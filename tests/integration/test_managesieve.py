@@ -108,9 +108,17 @@ def test_plaintext_refused_without_tls(store_factory):
     s.add_user(ALICE, PW)
     ms = ManageSieve(s.port("sieve"))
     r = ms.auth_plain(ALICE, PW)
-    assert r.word == "NO" and r.text
+    assert r.word == "NO" and r.text and r.code is None
     ms.starttls()
     assert ms.auth_plain(ALICE, PW).ok
+
+
+def test_extended_codes_switch(store_factory):
+    s = store_factory(listen=("lmtp", "sieve"), allow_plaintext="no",
+                      sieve_extended_codes="yes")
+    ms = ManageSieve(s.port("sieve"))
+    r = ms.auth_plain(ALICE, PW)
+    assert r.word == "NO" and r.code == "ENCRYPT-NEEDED"
 
 
 def test_auth_plain_with_continuation_and_literal(st):
@@ -279,7 +287,7 @@ def test_noop_tag_unauthenticate_logout(st):
     assert r.word == "NO" and r.text
     assert ms.auth_plain(ALICE, PW).ok
     r = ms.cmd("LOGOUT")
-    assert r.ok
+    assert r.ok and r.text is None
     assert ms.closed()
 
 
