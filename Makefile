@@ -18,7 +18,11 @@ SAN      ?=
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
 FUZZ_SECONDS ?= 15
-TEST_FUZZ_SECONDS ?= 10
+TEST_FUZZ_SECONDS ?= 5
+# Build with every core unless the caller chose (make -jN).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
 
 ifeq ($(SAN),1)
 BUILD    := build/asan
@@ -113,8 +117,10 @@ check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 integration: all
-	ROOKERY_BIN=$(CURDIR)/$(BUILD)/bin $(PYTHON) -m pytest -q \
-		-p no:cacheprovider tests/integration
+	ROOKERY_BIN=$(CURDIR)/$(BUILD)/bin \
+	ROOKERY_FAST_BIN=$(if $(wildcard build/bin/rookery),$(CURDIR)/build/bin) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 \
+		tests/integration
 
 # --- fuzzing ------------------------------------------------------------------
 FUZZ_CC    := clang

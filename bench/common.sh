@@ -15,9 +15,11 @@ bench_tmp() {
 }
 
 bench_cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	# set -e holds inside the trap: a PID already gone must not turn a
+	# finished run into exit status 1
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	sleep 0.5
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 

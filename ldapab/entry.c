@@ -22,14 +22,11 @@ struct entry *ab_entry_new(const char *dn, const char *ndn)
 
 static void attr_clear_norm(struct attr *a)
 {
-	if (a->norm != NULL) {
-		for (size_t i = 0; i < a->nvals; i++)
-			free(a->norm[i].bv_val);
-		free(a->norm);
-		free(a->norm_ok);
-	}
+	free(a->norm); /* norm_ok lives in the same block */
+	free(a->norm_data);
 	a->norm = NULL;
 	a->norm_ok = NULL;
+	a->norm_data = NULL;
 }
 
 static void attr_free(struct attr *a)
@@ -47,13 +44,61 @@ void ab_entry_free(struct entry **ep)
 
 	if (e == NULL)
 		return;
-	for (size_t i = 0; i < e->nattrs; i++)
-		attr_free(&e->attrs[i]);
-	free(e->attrs);
-	free(e->dn);
-	free(e->ndn);
+	if (e->packed) {
+		for (size_t i = 0; i < e->nattrs; i++)
+			attr_clear_norm(&e->attrs[i]);
+	} else {
+		for (size_t i = 0; i < e->nattrs; i++)
+			attr_free(&e->attrs[i]);
+		free(e->attrs);
+		free(e->dn);
+		free(e->ndn);
+	}
 	free(e);
 	*ep = NULL;
+}
+
+/* Gives a packed entry strings and arrays of its own, so that it can
+ * change; the block stays allocated (e lives in it) until the entry is
+ * freed. */
+static void entry_unpack(struct entry *e)
+{
+	struct attr *attrs;
+
+	if (!e->packed)
+		return;
+	attrs = xcalloc(e->nattrs ? e->nattrs : 1, sizeof(*attrs));
+	for (size_t i = 0; i < e->nattrs; i++) {
+		const struct attr *p = &e->attrs[i];
+		struct attr *a = &attrs[i];
+
+		*a = *p; /* type and the prepared values carry over */
+		a->name = xstrdup(p->name);
+		a->vals = xmalloc((p->nvals ? p->nvals : 1) * sizeof(*a->vals));
+		for (size_t j = 0; j < p->nvals; j++) {
+			a->vals[j].bv_len = p->vals[j].bv_len;
+			a->vals[j].bv_val = xmalloc(p->vals[j].bv_len + 1);
+			memcpy(a->vals[j].bv_val, p->vals[j].bv_val,
+			       p->vals[j].bv_len + 1);
+		}
+	}
+	e->attrs = attrs;
+	e->dn = xstrdup(e->dn);
+	e->ndn = xstrdup(e->ndn);
+	e->packed = 0;
+}
+
+void ab_entry_set_dn(struct entry *e, char *dn, char *ndn)
+{
+	entry_unpack(e);
+	if (dn != NULL) {
+		free(e->dn);
+		e->dn = dn;
+	}
+	if (ndn != NULL) {
+		free(e->ndn);
+		e->ndn = ndn;
+	}
 }
 
 struct entry *ab_entry_dup(const struct entry *e)
@@ -89,7 +134,10 @@ struct attr *ab_entry_attr_get(const struct entry *e, const char *name)
 void ab_entry_add_value(struct entry *e, const struct schema_attr *t,
 			const char *name, const char *v, size_t len)
 {
-	struct attr *a = ab_entry_attr(e, t, name);
+	struct attr *a;
+
+	entry_unpack(e);
+	a = ab_entry_attr(e, t, name);
 
 	if (a == NULL) {
 		e->attrs =
@@ -114,6 +162,8 @@ int ab_entry_remove_attr(struct entry *e, struct attr *a)
 
 	if (i >= e->nattrs)
 		return 0;
+	entry_unpack(e);
+	a = &e->attrs[i];
 	attr_free(a);
 	memmove(&e->attrs[i], &e->attrs[i + 1],
 		(e->nattrs - i - 1) * sizeof(*e->attrs));
@@ -123,6 +173,10 @@ int ab_entry_remove_attr(struct entry *e, struct attr *a)
 
 void ab_entry_remove_value(struct entry *e, struct attr *a, size_t i)
 {
+	size_t ai = (size_t)(a - e->attrs);
+
+	entry_unpack(e);
+	a = &e->attrs[ai];
 	attr_clear_norm(a);
 	free(a->vals[i].bv_val);
 	memmove(&a->vals[i], &a->vals[i + 1],
@@ -135,35 +189,55 @@ void ab_entry_remove_value(struct entry *e, struct attr *a, size_t i)
 void ab_entry_set_value(struct entry *e, const struct schema_attr *t,
 			const char *name, const char *v)
 {
-	struct attr *a = ab_entry_attr(e, t, name);
+	struct attr *a;
+
+	entry_unpack(e);
+	a = ab_entry_attr(e, t, name);
 
 	if (a != NULL)
 		ab_entry_remove_attr(e, a);
 	ab_entry_add_value(e, t, name, v, strlen(v));
 }
 
+/* Prepares every value of a at once: one block for the bervals and the
+ * validity flags, one for the bytes (each value NUL-terminated). */
+static void attr_prepare(struct attr *a)
+{
+	size_t n = a->nvals ? a->nvals : 1, total = 0, off = 0;
+	struct strbuf sb;
+
+	a->norm = xmalloc(n * (sizeof(*a->norm) + 1));
+	a->norm_ok = (unsigned char *)(a->norm + n);
+	a->norm_ok[0] = 0;
+	for (size_t j = 0; j < a->nvals; j++)
+		total += a->vals[j].bv_len + 1;
+	strbuf_init(&sb);
+	strbuf_reserve(&sb, total + 16);
+	for (size_t j = 0; j < a->nvals; j++) {
+		size_t start = sb.len;
+
+		a->norm_ok[j] = 1;
+		if (a->type == NULL) {
+			strbuf_add(&sb, a->vals[j].bv_val, a->vals[j].bv_len);
+		} else if (ab_schema_normalize(a->type, a->vals[j].bv_val,
+					       a->vals[j].bv_len, &sb) < 0) {
+			strbuf_truncate(&sb, start);
+			a->norm_ok[j] = 0;
+		}
+		a->norm[j].bv_len = sb.len - start;
+		strbuf_addc(&sb, '\0');
+	}
+	a->norm_data = ab_sb_take(&sb, NULL);
+	for (size_t j = 0; j < a->nvals; j++) {
+		a->norm[j].bv_val = a->norm_data + off;
+		off += a->norm[j].bv_len + 1;
+	}
+}
+
 const struct berval *ab_attr_norm(struct attr *a, size_t i)
 {
-	if (a->norm == NULL) {
-		a->norm = xcalloc(a->nvals ? a->nvals : 1, sizeof(*a->norm));
-		a->norm_ok = xcalloc(a->nvals ? a->nvals : 1, 1);
-		for (size_t j = 0; j < a->nvals; j++) {
-			struct strbuf sb;
-
-			strbuf_init(&sb);
-			if (a->type == NULL ||
-			    ab_schema_normalize(a->type, a->vals[j].bv_val,
-						a->vals[j].bv_len, &sb) == 0)
-				a->norm_ok[j] = 1;
-			if (a->type == NULL) {
-				strbuf_reset(&sb);
-				strbuf_add(&sb, a->vals[j].bv_val,
-					   a->vals[j].bv_len);
-			}
-			a->norm[j].bv_len = sb.len;
-			a->norm[j].bv_val = ab_sb_take(&sb, NULL);
-		}
-	}
+	if (a->norm == NULL)
+		attr_prepare(a);
 	return a->norm_ok[i] ? &a->norm[i] : NULL;
 }
 
@@ -251,18 +325,62 @@ static int get_str(struct cursor *c, const char **s, size_t *len)
 	return 0;
 }
 
-struct entry *ab_entry_decode(const char *buf, size_t len)
+/* The record's shape: counts and string bytes, for one allocation. */
+struct shape {
+	size_t na, nv, bytes;
+};
+
+/* Walks the record once; 0 and *sh, or -1 when it is corrupt. */
+static int record_shape(struct cursor c, struct shape *sh)
 {
-	struct cursor c = {(const unsigned char *)buf, len};
+	const char *s;
+	size_t l, nv;
+
+	memset(sh, 0, sizeof(*sh));
+	if (get_str(&c, &s, &l) < 0)
+		return -1;
+	sh->bytes += l + 1;
+	if (get_str(&c, &s, &l) < 0 || get_u32(&c, &sh->na) < 0)
+		return -1;
+	sh->bytes += l + 1;
+	/* Every attribute takes at least 8 bytes of the record. */
+	if (sh->na > c.left / 8)
+		return -1;
+	for (size_t i = 0; i < sh->na; i++) {
+		if (get_str(&c, &s, &l) < 0 || get_u32(&c, &nv) < 0 ||
+		    nv > c.left / 4)
+			return -1;
+		sh->bytes += l + 1;
+		sh->nv += nv;
+		for (size_t j = 0; j < nv; j++) {
+			if (get_str(&c, &s, &l) < 0)
+				return -1;
+			sh->bytes += l + 1;
+		}
+	}
+	return 0;
+}
+
+/* Copies s[0..len) and a NUL to *pool. */
+static char *pool_str(char **pool, const char *s, size_t len)
+{
+	char *d = *pool;
+
+	memcpy(d, s, len);
+	d[len] = '\0';
+	*pool += len + 1;
+	return d;
+}
+
+/* The old way, one value at a time: for records that name an attribute
+ * twice, which a packed entry cannot hold. */
+static struct entry *decode_slow(struct cursor c)
+{
 	const char *dn, *ndn, *name, *v;
 	size_t dl, nl, na, nv, vl, namel;
 	struct entry *e;
 	char *dns, *ndns, *names;
 
-	if (len < 4 || memcmp(buf, "RKE1", 4) != 0)
-		return NULL;
-	c.p += 4;
-	c.left -= 4;
 	if (get_str(&c, &dn, &dl) < 0 || get_str(&c, &ndn, &nl) < 0 ||
 	    get_u32(&c, &na) < 0)
 		return NULL;
@@ -289,4 +407,74 @@ struct entry *ab_entry_decode(const char *buf, size_t len)
 bad:
 	ab_entry_free(&e);
 	return NULL;
+}
+
+static int attr_seen(const struct entry *e, size_t n, const struct attr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a->type != NULL ? e->attrs[i].type == a->type
+				    : (e->attrs[i].type == NULL &&
+				       strcasecmp(e->attrs[i].name, a->name) ==
+					   0))
+			return 1;
+	return 0;
+}
+
+struct entry *ab_entry_decode(const char *buf, size_t len)
+{
+	struct cursor c = {(const unsigned char *)buf, len};
+	struct shape sh;
+	struct berval *vals;
+	struct entry *e;
+	const char *s;
+	size_t l, skip;
+	char *pool;
+
+	if (len < 4 || memcmp(buf, "RKE1", 4) != 0)
+		return NULL;
+	c.p += 4;
+	c.left -= 4;
+	if (record_shape(c, &sh) < 0)
+		return NULL;
+	e = xmalloc(sizeof(*e) + sh.na * sizeof(struct attr) +
+		    sh.nv * sizeof(struct berval) + sh.bytes);
+	e->attrs = (struct attr *)(e + 1);
+	vals = (struct berval *)(e->attrs + sh.na);
+	pool = (char *)(vals + sh.nv);
+	e->packed = 1;
+	/* The shape was checked: these reads cannot fail. */
+	get_str(&c, &s, &l);
+	e->dn = pool_str(&pool, s, l);
+	get_str(&c, &s, &l);
+	e->ndn = pool_str(&pool, s, l);
+	get_u32(&c, &skip);
+	e->nattrs = 0;
+	for (size_t i = 0; i < sh.na; i++) {
+		struct attr *a = &e->attrs[e->nattrs];
+
+		memset(a, 0, sizeof(*a));
+		get_str(&c, &s, &l);
+		a->type = ab_schema_attr_find(s, l);
+		a->name = pool_str(&pool, s, l);
+		if (a->type != NULL)
+			a->name = (char *)a->type->names[0];
+		get_u32(&c, &a->nvals);
+		a->vals = vals;
+		vals += a->nvals;
+		for (size_t j = 0; j < a->nvals; j++) {
+			get_str(&c, &s, &l);
+			a->vals[j].bv_len = l;
+			a->vals[j].bv_val = pool_str(&pool, s, l);
+		}
+		if (attr_seen(e, e->nattrs, a)) {
+			ab_entry_free(&e);
+			c.p = (const unsigned char *)buf + 4;
+			c.left = len - 4;
+			return decode_slow(c);
+		}
+		/* An attribute without values is no attribute. */
+		if (a->nvals > 0)
+			e->nattrs++;
+	}
+	return e;
 }

@@ -4,6 +4,13 @@
  * An entry owns all its strings.  Attribute values are kept as given
  * (NUL-terminated for convenience); their prepared forms for matching
  * are computed on first use and cached in the attribute.
+ *
+ * An entry read from the store is "packed": the entry, its attributes,
+ * value arrays and strings are one allocation.  The functions below that
+ * change an entry unpack it first, so callers never see the difference,
+ * but they must not free or replace the strings themselves (use
+ * ab_entry_set_dn()), and a struct attr pointer is only good until the
+ * next change, as with any change that may reallocate the attributes.
  */
 #ifndef LDAPAB_ENTRY_H
 #define LDAPAB_ENTRY_H
@@ -21,6 +28,7 @@ struct attr {
 	struct berval *vals;
 	struct berval *norm;	/* prepared values, or NULL */
 	unsigned char *norm_ok; /* per value: 1 when norm is valid */
+	char *norm_data;	/* the prepared bytes, or NULL */
 };
 
 struct entry {
@@ -28,6 +36,7 @@ struct entry {
 	char *ndn; /* normalized DN (dn.h) */
 	size_t nattrs;
 	struct attr *attrs;
+	int packed; /* one allocation (see above) */
 };
 
 struct entry *ab_entry_new(const char *dn, const char *ndn);
@@ -45,6 +54,9 @@ void ab_entry_add_value(struct entry *e, const struct schema_attr *t,
 int ab_entry_remove_attr(struct entry *e, struct attr *a);
 /* Removes value i of a (drops a when it becomes empty). */
 void ab_entry_remove_value(struct entry *e, struct attr *a, size_t i);
+/* Replaces the DN and / or the normalized DN, taking ownership of the
+ * new strings (NULL: unchanged). */
+void ab_entry_set_dn(struct entry *e, char *dn, char *ndn);
 /* Replaces the single value of a (or creates it). */
 void ab_entry_set_value(struct entry *e, const struct schema_attr *t,
 			const char *name, const char *v);

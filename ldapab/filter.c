@@ -31,6 +31,13 @@ void ab_filter_free(struct filter **fp)
 		free(f->any[i].bv_val);
 	free(f->any);
 	free(f->rule);
+	free(f->nvalue.bv_val);
+	free(f->pinitial.bv_val);
+	free(f->pfinal.bv_val);
+	if (f->pany != NULL)
+		for (size_t i = 0; i < f->nany; i++)
+			free(f->pany[i].bv_val);
+	free(f->pany);
 	free(f);
 	*fp = NULL;
 }
@@ -233,6 +240,7 @@ int ab_filter_decode(struct ber_dec *d, struct filter **f_r, const char **err_r)
 		*err_r = st.err ? st.err : "malformed filter";
 		return -1;
 	}
+	ab_filter_prepare(*f_r);
 	return 0;
 }
 
@@ -418,6 +426,7 @@ int ab_filter_parse(const char *s, struct filter **f_r, const char **err_r)
 		*err_r = "trailing characters after filter";
 		return -1;
 	}
+	ab_filter_prepare(*f_r);
 	return 0;
 }
 

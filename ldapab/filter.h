@@ -35,6 +35,14 @@ struct filter {
 	/* extensible */
 	char *rule;
 	int dn_attrs;
+	/* The assertion prepared once for matching (ab_filter_prepare):
+	 * eq/ge/le: the value normalized for f->at's rule; substrings: the
+	 * pieces prepared as substring pieces.  *_ok is 0 when the assertion
+	 * is not valid for the syntax (the item is Undefined). */
+	int prepared;
+	int nvalue_ok, pieces_ok;
+	struct berval nvalue;
+	struct berval pinitial, pfinal, *pany;
 };
 
 /*
@@ -49,6 +57,11 @@ int ab_filter_decode(struct ber_dec *d, struct filter **f_r,
 int ab_filter_parse(const char *s, struct filter **f_r, const char **err_r);
 
 void ab_filter_free(struct filter **f);
+
+/* Prepares the assertions of f and its operands for ab_filter_match()
+ * (done by ab_filter_decode() and ab_filter_parse(); a filter built
+ * otherwise is matched without it, only more slowly). */
+void ab_filter_prepare(struct filter *f);
 
 /* Evaluates f against e. */
 enum filter_result ab_filter_match(const struct filter *f, struct entry *e);

@@ -27,6 +27,19 @@ static int norm_assertion(const struct schema_attr *at, const struct berval *v,
 	return ab_schema_normalize(at, v->bv_val, v->bv_len, out);
 }
 
+/* Whether a holds the prepared assertion value v. */
+static int has_norm_value(struct attr *a, const struct berval *v)
+{
+	for (size_t i = 0; i < a->nvals; i++) {
+		const struct berval *n = ab_attr_norm(a, i);
+
+		if (n != NULL && n->bv_len == v->bv_len &&
+		    memcmp(n->bv_val, v->bv_val, v->bv_len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static fres match_eq(const struct filter *f, struct entry *e)
 {
 	struct attr *a;
@@ -40,6 +53,12 @@ static fres match_eq(const struct filter *f, struct entry *e)
 			       !(f->at->flags & AT_BINARY)
 			   ? FILTER_UNDEFINED
 			   : FILTER_FALSE;
+	if (f->prepared) {
+		if (!f->nvalue_ok)
+			return FILTER_UNDEFINED;
+		return has_norm_value(a, &f->nvalue) ? FILTER_TRUE
+						     : FILTER_FALSE;
+	}
 	i = ab_attr_find_value(a, f->value.bv_val, f->value.bv_len);
 	if (i == -2)
 		return FILTER_UNDEFINED;
@@ -59,7 +78,13 @@ static fres match_order(const struct filter *f, struct entry *e)
 	if ((a = ab_entry_attr(e, f->at, NULL)) == NULL)
 		return FILTER_FALSE;
 	strbuf_init(&sb);
-	if (norm_assertion(f->at, &f->value, &sb) < 0) {
+	if (f->prepared) {
+		if (!f->nvalue_ok) {
+			strbuf_free(&sb);
+			return FILTER_UNDEFINED;
+		}
+		strbuf_add(&sb, f->nvalue.bv_val, f->nvalue.bv_len);
+	} else if (norm_assertion(f->at, &f->value, &sb) < 0) {
 		strbuf_free(&sb);
 		return FILTER_UNDEFINED;
 	}
@@ -134,6 +159,24 @@ static int prep_piece(const struct filter *f, const struct berval *in,
 	return 0;
 }
 
+/* Substring match with the pieces prepared once (ab_filter_prepare). */
+static fres match_pieces(const struct filter *f, struct attr *a)
+{
+	if (!f->pieces_ok)
+		return FILTER_UNDEFINED;
+	for (size_t i = 0; i < a->nvals; i++) {
+		const struct berval *v = ab_attr_norm(a, i);
+
+		if (v != NULL &&
+		    substr_match(v->bv_val, v->bv_len,
+				 f->pinitial.bv_val ? &f->pinitial : NULL,
+				 f->pany, f->nany,
+				 f->pfinal.bv_val ? &f->pfinal : NULL))
+			return FILTER_TRUE;
+	}
+	return FILTER_FALSE;
+}
+
 static fres match_substr(const struct filter *f, struct entry *e)
 {
 	struct berval ini = {0, NULL}, fin = {0, NULL}, anyb[16], *any = anyb;
@@ -145,6 +188,8 @@ static fres match_substr(const struct filter *f, struct entry *e)
 		return FILTER_UNDEFINED;
 	if ((a = ab_entry_attr(e, f->at, NULL)) == NULL)
 		return FILTER_FALSE;
+	if (f->prepared)
+		return match_pieces(f, a);
 	if (f->nany > 16)
 		any = xcalloc(f->nany, sizeof(*any));
 	if (f->initial.bv_val && prep_piece(f, &f->initial, &ini) < 0)
@@ -349,4 +394,45 @@ enum filter_result ab_filter_match(const struct filter *f, struct entry *e)
 		return match_ext(f, e);
 	}
 	return FILTER_UNDEFINED;
+}
+
+static void prepare_pieces(struct filter *f)
+{
+	f->pieces_ok = 0;
+	if (f->initial.bv_val && prep_piece(f, &f->initial, &f->pinitial) < 0)
+		return;
+	if (f->final.bv_val && prep_piece(f, &f->final, &f->pfinal) < 0)
+		return;
+	if (f->nany > 0) {
+		f->pany = xcalloc(f->nany, sizeof(*f->pany));
+		for (size_t i = 0; i < f->nany; i++)
+			if (prep_piece(f, &f->any[i], &f->pany[i]) < 0)
+				return;
+	}
+	f->pieces_ok = 1;
+}
+
+void ab_filter_prepare(struct filter *f)
+{
+	struct strbuf sb;
+
+	if (f == NULL || f->prepared)
+		return;
+	for (size_t i = 0; i < f->nkids; i++)
+		ab_filter_prepare(f->kids[i]);
+	f->prepared = 1;
+	if (f->at == NULL)
+		return;
+	if (f->tag == LDAP_FILTER_SUBSTRINGS) {
+		if (f->at->substr)
+			prepare_pieces(f);
+		return;
+	}
+	if (f->value.bv_val == NULL)
+		return;
+	strbuf_init(&sb);
+	f->nvalue_ok = ab_schema_normalize(f->at, f->value.bv_val,
+					   f->value.bv_len, &sb) == 0;
+	f->nvalue.bv_len = sb.len;
+	f->nvalue.bv_val = ab_sb_take(&sb, NULL);
 }

@@ -12,6 +12,7 @@
  * Thunderbird's "contains" search on a large book reads a few index
  * entries instead of every contact); the filter is still evaluated on
  * every candidate, so the index only has to over-approximate.
+ * Updates live in index.c, candidate selection in index_cand.c.
  */
 #ifndef LDAPAB_INDEX_H
 #define LDAPAB_INDEX_H
@@ -30,19 +31,30 @@ struct filter;
 int ab_index_update(DB *idx, DB_TXN *txn, const char *key,
 		    const struct entry *old, const struct entry *new_e);
 
-/* A sorted set of storage keys. */
+/* A sorted set of storage keys (NUL-terminated, in arena chunks that
+ * the set owns). */
+struct ks_chunk;
 struct keyset {
 	char **keys;
 	size_t n, cap;
+	struct ks_chunk *arena;
+	const char *bound; /* see ab_index_candidates (in the arena) */
 };
 
 void ab_keyset_free(struct keyset *ks);
 
 /*
- * The candidates for filter f: 1 and *ks (sorted, unique) when the index
- * narrows the search, 0 when it cannot (every entry is a candidate),
- * -1 on a storage error.
+ * The candidates for filter f after key from (NULL: from the start):
+ * 1 and *ks (sorted, unique) when the index narrows the search, 0 when it
+ * cannot (every entry is a candidate), -1 on a storage error.
+ *
+ * With limit > 0 the index is read only partly, about limit keys per
+ * index key: ks->bound is then the last key up to which *ks holds every
+ * candidate (the next call starts from there), NULL when *ks is
+ * complete.  A search that stops at a size limit so never reads the whole
+ * of a popular index key.
  */
-int ab_index_candidates(DB *idx, const struct filter *f, struct keyset *ks);
+int ab_index_candidates(DB *idx, const struct filter *f, const char *from,
+			size_t limit, struct keyset *ks);
 
 #endif

@@ -141,30 +141,69 @@ static int collect_key(struct collect *c, const char *key)
 	return 0;
 }
 
+/* Collects the readable candidates in scope of one selection. */
+static int collect_keys(struct collect *c, const struct keyset *ks,
+			const char *base_key, int scope)
+{
+	struct store_reader *rd = NULL;
+	struct entry *e;
+	int got;
+
+	if (ab_store_reader_open(c->s->ab->store, &rd) < 0)
+		return -1;
+	for (size_t i = 0; i < ks->n && !c->truncated && !c->timed_out; i++) {
+		if (!key_within(ks->keys[i], base_key, scope) ||
+		    ab_acl_key_right(c->s->ab, ab_session_who(c->s),
+				     ks->keys[i]) == ACL_NONE)
+			continue;
+		got = ab_store_reader_get(rd, ks->keys[i], &e);
+		if (got < 0) {
+			ab_store_reader_close(&rd);
+			return -1;
+		}
+		if (got == 0)
+			continue;
+		collect_one(&e, ks->keys[i], c);
+		ab_entry_free(&e);
+	}
+	ab_store_reader_close(&rd);
+	return 0;
+}
+
 /*
  * The indexed path: candidates from the attribute indexes, kept when in
  * scope and readable.  1 when used, 0 when the filter is not indexable.
+ * When the search stops at a size limit the index is read in windows
+ * (index.h), so that "ann*" on a large book does not read every Anna.
  */
 static int collect_indexed(struct collect *c, const char *base_key, int scope)
 {
 	struct keyset ks;
-	int rc = ab_store_candidates(c->s->ab->store, c->q->filter, &ks);
+	char *from = NULL;
+	size_t want = c->max - c->n;
+	size_t limit = want < 1000 ? 2 * want + 32 : 0;
+	int rc, used = 0;
 
-	if (rc <= 0)
-		return rc;
 	c->check_acl = 0;
-	for (size_t i = 0; i < ks.n && !c->truncated && !c->timed_out; i++) {
-		if (!key_within(ks.keys[i], base_key, scope) ||
-		    ab_acl_key_right(c->s->ab, ab_session_who(c->s),
-				     ks.keys[i]) == ACL_NONE)
-			continue;
-		if (collect_key(c, ks.keys[i]) < 0) {
-			rc = -1;
+	for (;;) {
+		rc = ab_store_candidates(c->s->ab->store, c->q->filter, from,
+					 limit, &ks);
+		if (rc <= 0)
 			break;
-		}
+		used = 1;
+		rc = collect_keys(c, &ks, base_key, scope);
+		free(from);
+		from = NULL;
+		if (rc == 0 && ks.bound != NULL && !c->truncated &&
+		    !c->timed_out)
+			from = xstrdup(ks.bound);
+		ab_keyset_free(&ks);
+		if (rc < 0 || from == NULL)
+			break;
+		limit *= 4;
 	}
-	ab_keyset_free(&ks);
-	return rc;
+	free(from);
+	return rc < 0 ? -1 : used;
 }
 
 /* Walks the candidates of a search rooted at base_key. */

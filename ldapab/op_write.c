@@ -230,8 +230,7 @@ void ab_op_add(struct ldap_session *s, struct ldap_req *r, struct ber_dec *d)
 	}
 	if (code != 0)
 		goto out;
-	free(e->ndn);
-	e->ndn = ab_dn_norm(t.dn, 0);
+	ab_entry_set_dn(e, NULL, ab_dn_norm(t.dn, 0));
 	if ((code = add_rdn_values(e, t.dn, 0, diag, sizeof(diag))) != 0)
 		goto out;
 	ab_schema_expand_classes(e);
@@ -552,10 +551,7 @@ void ab_op_moddn(struct ldap_session *s, struct ldap_req *r, struct ber_dec *d)
 	}
 	if ((code = add_rdn_values(e, nt.dn, 0, diag, sizeof(diag))) != 0)
 		goto out;
-	free(e->dn);
-	free(e->ndn);
-	e->dn = xstrdup(newdn);
-	e->ndn = ab_dn_norm(nt.dn, 0);
+	ab_entry_set_dn(e, xstrdup(newdn), ab_dn_norm(nt.dn, 0));
 	if ((code = ab_schema_check_entry(e, diag, sizeof(diag))) != 0)
 		goto out;
 	stamp(s, e, 0);

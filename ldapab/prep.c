@@ -149,6 +149,17 @@ static int approx_char(unsigned *c)
 	return loc == (locale_t)0 || iswalnum_l((wint_t)*c, loc);
 }
 
+/* Appends one byte; the common case (room left) stays inline. */
+static inline void put_byte(struct strbuf *out, char ch)
+{
+	if (out->len + 1 < out->cap) {
+		out->data[out->len++] = ch;
+		out->data[out->len] = '\0';
+	} else {
+		strbuf_addc(out, ch);
+	}
+}
+
 int ab_prep_string(const char *in, size_t len, unsigned flags,
 		   struct strbuf *out)
 {
@@ -157,10 +168,15 @@ int ab_prep_string(const char *in, size_t len, unsigned flags,
 	int pending_space = 0, n;
 	unsigned c;
 
+	strbuf_reserve(out, len + 1);
 	while (len > 0) {
-		n = ab_prep_utf8_decode(p, len, &c);
-		if (n < 0)
+		/* ASCII (most names and every address) needs no decoding. */
+		if (*p < 0x80) {
+			c = *p;
+			n = 1;
+		} else if ((n = ab_prep_utf8_decode(p, len, &c)) < 0) {
 			return -1;
+		}
 		p += n;
 		len -= (size_t)n;
 		if (maps_to_nothing(c))
@@ -183,13 +199,16 @@ int ab_prep_string(const char *in, size_t len, unsigned flags,
 			 */
 			if (!(flags & PREP_TEL) &&
 			    (out->len > start || (flags & PREP_PIECE)))
-				strbuf_addc(out, ' ');
+				put_byte(out, ' ');
 		}
 		if (flags & PREP_FOLD)
 			c = fold(c);
-		ab_prep_utf8_encode(out, c);
+		if (c < 0x80)
+			put_byte(out, (char)c);
+		else
+			ab_prep_utf8_encode(out, c);
 	}
 	if (pending_space && (flags & PREP_PIECE) && !(flags & PREP_TEL))
-		strbuf_addc(out, ' ');
+		put_byte(out, ' ');
 	return 0;
 }

@@ -27,16 +27,16 @@ static int put_if_missing(struct ldapab *ab, const char *dn, struct entry *e,
 			  char **err_r)
 {
 	struct entry *old = NULL;
-	char *key;
+	char *key, *ndn;
 	int rc;
 
 	if (ab_dn_to_key(dn, strlen(dn), &key) < 0) {
 		*err_r = ab_asprintf("%s: invalid DN", dn);
 		return -1;
 	}
-	free(e->ndn);
-	if (ab_dn_normalize(dn, strlen(dn), &e->ndn) < 0)
-		e->ndn = xstrdup("");
+	if (ab_dn_normalize(dn, strlen(dn), &ndn) < 0)
+		ndn = xstrdup("");
+	ab_entry_set_dn(e, NULL, ndn);
 	rc = ab_store_get(ab->store, key, &old);
 	ab_entry_free(&old);
 	if (rc == 0) {

@@ -25,8 +25,9 @@ static int name_eq(const char *a, const char *b, size_t blen)
 	return strlen(a) == blen && strncasecmp(a, b, blen) == 0;
 }
 
-/* Every name and OID of every attribute, lower case, sorted: lookups
- * are a binary search (they run for every attribute of every entry). */
+/* Every name and OID of every attribute, lower case, in an open
+ * addressing hash table: lookups run for every attribute of every entry
+ * read and sent. */
 struct name_ref {
 	char name[64];
 	const struct schema_attr *a;
@@ -34,11 +35,17 @@ struct name_ref {
 
 static struct name_ref *attr_names;
 static size_t n_attr_names;
+static const struct name_ref **name_slots;
+static size_t slot_mask;
 
-static int name_ref_cmp(const void *x, const void *y)
+/* FNV-1a. */
+static size_t name_hash(const char *s)
 {
-	return strcmp(((const struct name_ref *)x)->name,
-		      ((const struct name_ref *)y)->name);
+	size_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 static void lower_copy(char *dst, const char *src, size_t len)
@@ -66,13 +73,27 @@ static void attr_names_init(void)
 			r->a = a;
 		}
 	}
-	qsort(attr_names, n_attr_names, sizeof(*attr_names), name_ref_cmp);
+	for (slot_mask = 1; slot_mask < 2 * n_attr_names; slot_mask <<= 1)
+		;
+	name_slots = xcalloc(slot_mask, sizeof(*name_slots));
+	slot_mask--;
+	for (size_t i = 0; i < n_attr_names; i++) {
+		size_t h = name_hash(attr_names[i].name) & slot_mask;
+
+		while (name_slots[h] != NULL &&
+		       strcmp(name_slots[h]->name, attr_names[i].name) != 0)
+			h = (h + 1) & slot_mask;
+		if (name_slots[h] == NULL) /* the first holder of a name wins */
+			name_slots[h] = &attr_names[i];
+	}
 }
 
 const struct schema_attr *ab_schema_attr_find(const char *name, size_t len)
 {
 	const char *semi = memchr(name, ';', len);
-	struct name_ref key, *hit;
+	struct name_ref key;
+	const struct name_ref *r;
+	size_t h;
 
 	/* Attribute options (";binary", ";lang-de") select the base type. */
 	if (semi != NULL)
@@ -83,9 +104,13 @@ const struct schema_attr *ab_schema_attr_find(const char *name, size_t len)
 	if (attr_names == NULL)
 		attr_names_init();
 	lower_copy(key.name, name, len);
-	hit = bsearch(&key, attr_names, n_attr_names, sizeof(*attr_names),
-		      name_ref_cmp);
-	return hit ? hit->a : NULL;
+	h = name_hash(key.name) & slot_mask;
+	while ((r = name_slots[h]) != NULL) {
+		if (strcmp(r->name, key.name) == 0)
+			return r->a;
+		h = (h + 1) & slot_mask;
+	}
+	return NULL;
 }
 
 const struct schema_attr *ab_schema_attr_findz(const char *name)

@@ -55,17 +55,67 @@ int ab_attr_sel_wants(const struct attr_sel *sel, const struct schema_attr *t,
 	return 0;
 }
 
-static void put_attr(BerElement *ber, const char *name,
-		     const struct berval *vals, size_t n, int types_only)
+/*
+ * SearchResultEntry (RFC 4511 §4.5.2) encoded here rather than through
+ * ber_printf(): it is most of a search's output, and its shape is fixed.
+ * Lengths are definite and minimal (RFC 4511 §5.1).
+ */
+static size_t len_size(size_t n)
 {
-	ab_enc_printf(ber, "{s[", name);
-	if (!types_only)
-		for (size_t i = 0; i < n; i++)
-			ab_enc_printf(ber, "O", &vals[i]);
-	ab_enc_printf(ber, "]}");
+	size_t k = 1;
+
+	if (n < 0x80)
+		return 1;
+	for (; n > 0; n >>= 8)
+		k++;
+	return k;
 }
 
-static void put_virtual(BerElement *ber, const struct attr_sel *sel,
+static size_t tlv_size(size_t n)
+{
+	return 1 + len_size(n) + n;
+}
+
+static void put_hdr(struct strbuf *out, unsigned char tag, size_t n)
+{
+	unsigned char b[16];
+	size_t k = 0, l = len_size(n) - 1;
+
+	b[k++] = tag;
+	if (l == 0) {
+		b[k++] = (unsigned char)n;
+	} else {
+		b[k++] = (unsigned char)(0x80 | l);
+		for (size_t i = l; i > 0; i--)
+			b[k++] = (unsigned char)(n >> (8 * (i - 1)));
+	}
+	strbuf_add(out, b, k);
+}
+
+static void put_octets(struct strbuf *out, const char *p, size_t n)
+{
+	put_hdr(out, 0x04, n);
+	strbuf_add(out, p, n);
+}
+
+/* PartialAttribute ::= SEQUENCE { type, vals SET OF value } */
+static void put_attr(struct strbuf *out, const char *name,
+		     const struct berval *vals, size_t n, int types_only)
+{
+	size_t nl = strlen(name), vl = 0;
+
+	if (!types_only)
+		for (size_t i = 0; i < n; i++)
+			vl += tlv_size(vals[i].bv_len);
+	put_hdr(out, 0x30, tlv_size(nl) + tlv_size(vl));
+	put_octets(out, name, nl);
+	put_hdr(out, 0x31, vl);
+	if (!types_only)
+		for (size_t i = 0; i < n; i++)
+			put_octets(out, vals[i].bv_val, vals[i].bv_len);
+}
+
+static void put_virtual(struct strbuf *out, const struct attr_sel *sel,
 			const char *name, const char *value, int types_only)
 {
 	struct berval v;
@@ -77,39 +127,74 @@ static void put_virtual(BerElement *ber, const struct attr_sel *sel,
 		return;
 	v.bv_val = (char *)value;
 	v.bv_len = strlen(value);
-	put_attr(ber, name, &v, 1, types_only);
+	put_attr(out, name, &v, 1, types_only);
+}
+
+/* Content octets of a non-negative INTEGER (minimal two's complement). */
+static size_t int_len(unsigned long v)
+{
+	size_t n = 1;
+
+	while (n < 8 && (v >> (8 * n - 1)) != 0)
+		n++;
+	return n;
+}
+
+/* messageID (0 .. 2^31 - 1, RFC 4511 §4.1.1.1). */
+static void put_msgid(struct strbuf *out, ber_int_t id)
+{
+	unsigned long v = id < 0 ? 0 : (unsigned long)id;
+	unsigned char b[8];
+	size_t n = int_len(v);
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	put_hdr(out, 0x02, n);
+	strbuf_add(out, b, n);
 }
 
 void ab_search_send_entry(struct ldap_session *s, const struct ldap_req *r,
 			  struct entry *e, const struct attr_sel *sel,
 			  int types_only)
 {
-	BerElement *ber = ab_enc_new();
+	struct strbuf body, out;
+	size_t dl = strlen(e->dn), op, idl;
 	int is_special =
 	    e->ndn[0] == '\0' || strcasecmp(e->ndn, "cn=subschema") == 0;
 
-	ab_enc_printf(ber, "{it{s{", (ber_int_t)r->msgid,
-		      (ber_tag_t)LDAP_TAG_SEARCH_ENTRY, e->dn);
+	strbuf_init(&body);
 	for (size_t i = 0; i < e->nattrs; i++) {
 		struct attr *a = &e->attrs[i];
 
 		if (ab_attr_sel_wants(sel, a->type, a->name))
-			put_attr(ber, a->name, a->vals, a->nvals, types_only);
+			put_attr(&body, a->name, a->vals, a->nvals,
+				 types_only);
 	}
 	if (!is_special) {
 		/* Virtual operational attributes (RFC 4512 §3.4, RFC 5020). */
-		put_virtual(ber, sel, "entryDN", e->dn, types_only);
-		put_virtual(ber, sel, "subschemaSubentry", SUBSCHEMA_DN,
+		put_virtual(&body, sel, "entryDN", e->dn, types_only);
+		put_virtual(&body, sel, "subschemaSubentry", SUBSCHEMA_DN,
 			    types_only);
-		put_virtual(ber, sel, "hasSubordinates",
+		put_virtual(&body, sel, "hasSubordinates",
 			    strncasecmp(e->ndn, "ou=", 3) == 0 ||
 				    strncasecmp(e->ndn, "dc=", 3) == 0
 				? "TRUE"
 				: "FALSE",
 			    types_only);
 	}
-	ab_enc_printf(ber, "}}}");
-	ab_resp_send(s, &ber);
+	idl = tlv_size(int_len(r->msgid < 0 ? 0 : (unsigned long)r->msgid));
+	op = tlv_size(dl) + tlv_size(body.len);
+	strbuf_init(&out);
+	strbuf_reserve(&out, 16 + idl + tlv_size(op));
+	put_hdr(&out, 0x30, idl + tlv_size(op));
+	put_msgid(&out, (ber_int_t)r->msgid);
+	put_hdr(&out, LDAP_TAG_SEARCH_ENTRY, op);
+	put_octets(&out, e->dn, dl);
+	put_hdr(&out, 0x30, body.len);
+	strbuf_add(&out, body.data, body.len);
+	s->io.send(s->io.ctx, out.data, out.len);
+	strbuf_free(&out);
+	strbuf_free(&body);
 }
 
 static void add(struct entry *e, const char *name, const char *v)

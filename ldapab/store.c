@@ -27,6 +27,8 @@ struct store {
 	DB *entries;
 	DB *auth;
 	DB *index;
+	void *getbuf; /* ab_store_get's record buffer, reused */
+	u_int32_t getbuf_size;
 };
 
 #define TXN_RETRIES 20
@@ -171,6 +173,7 @@ void ab_store_close(struct store **stp)
 		st->env->txn_checkpoint(st->env, 0, 0, 0);
 		st->env->close(st->env, 0);
 	}
+	free(st->getbuf);
 	free(st);
 	*stp = NULL;
 }
@@ -193,9 +196,23 @@ int ab_store_get(struct store *st, const char *key, struct entry **e_r)
 	DBT k, d;
 	int rc;
 
+	if (st->getbuf == NULL) {
+		st->getbuf_size = 16 * 1024;
+		st->getbuf = xmalloc(st->getbuf_size);
+	}
 	dbt_key(&k, key);
-	dbt_out(&d);
-	rc = st->entries->get(st->entries, NULL, &k, &d, 0);
+	for (;;) {
+		memset(&d, 0, sizeof(d));
+		d.data = st->getbuf;
+		d.ulen = st->getbuf_size;
+		d.flags = DB_DBT_USERMEM;
+		rc = st->entries->get(st->entries, NULL, &k, &d, 0);
+		if (rc != DB_BUFFER_SMALL)
+			break;
+		free(st->getbuf);
+		st->getbuf_size = d.size;
+		st->getbuf = xmalloc(st->getbuf_size);
+	}
 	if (rc == DB_NOTFOUND)
 		return 0;
 	if (rc != 0) {
@@ -204,12 +221,105 @@ int ab_store_get(struct store *st, const char *key, struct entry **e_r)
 		return -1;
 	}
 	*e_r = ab_entry_decode(d.data, d.size);
-	free(d.data);
 	if (*e_r == NULL) {
 		log_warnx("event=db_corrupt op=get");
 		return -1;
 	}
 	return 1;
+}
+
+struct store_reader {
+	DBC *cur;
+	DBT k, d;    /* the current record (DB_DBT_REALLOC buffers) */
+	int current; /* k and d hold the record under the cursor */
+};
+
+/* Steps to try before a search: candidates are often neighbours. */
+#define READER_STEPS 4
+
+int ab_store_reader_open(struct store *st, struct store_reader **r_r)
+{
+	struct store_reader *r = xcalloc(1, sizeof(*r));
+
+	if (st->entries->cursor(st->entries, NULL, &r->cur, 0) != 0) {
+		free(r);
+		return -1;
+	}
+	r->k.flags = DB_DBT_REALLOC;
+	r->d.flags = DB_DBT_REALLOC;
+	*r_r = r;
+	return 0;
+}
+
+void ab_store_reader_close(struct store_reader **rp)
+{
+	struct store_reader *r = *rp;
+
+	if (r == NULL)
+		return;
+	r->cur->close(r->cur);
+	free(r->k.data);
+	free(r->d.data);
+	free(r);
+	*rp = NULL;
+}
+
+/* The current key against key (memcmp order, as the B-tree sorts). */
+static int reader_cmp(const struct store_reader *r, const char *key,
+		      size_t len)
+{
+	size_t n = r->k.size < len ? r->k.size : len;
+	int c = memcmp(r->k.data, key, n);
+
+	return c ? c : (r->k.size > len) - (r->k.size < len);
+}
+
+static int reader_found(struct store_reader *r, struct entry **e_r)
+{
+	*e_r = ab_entry_decode(r->d.data, r->d.size);
+	if (*e_r == NULL) {
+		log_warnx("event=db_corrupt op=get");
+		return -1;
+	}
+	return 1;
+}
+
+int ab_store_reader_get(struct store_reader *r, const char *key,
+			struct entry **e_r)
+{
+	size_t len = strlen(key);
+	int rc, c;
+
+	for (int step = 0; r->current && step <= READER_STEPS; step++) {
+		c = reader_cmp(r, key, len);
+		if (c == 0)
+			return reader_found(r, e_r);
+		if (c > 0)
+			return 0; /* past key: it does not exist */
+		if (step == READER_STEPS)
+			break;
+		rc = r->cur->get(r->cur, &r->k, &r->d, DB_NEXT);
+		if (rc == DB_NOTFOUND)
+			return 0; /* the last key is before key */
+		if (rc != 0) {
+			r->current = 0;
+			goto fail;
+		}
+	}
+	r->current = 0;
+	r->k.data = xrealloc(r->k.data, len + 1);
+	memcpy(r->k.data, key, len);
+	r->k.size = (u_int32_t)len;
+	rc = r->cur->get(r->cur, &r->k, &r->d, DB_SET_RANGE);
+	if (rc == DB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		goto fail;
+	r->current = 1;
+	return reader_cmp(r, key, len) == 0 ? reader_found(r, e_r) : 0;
+fail:
+	log_warnx("event=db_error op=get error=\"%s\"", db_strerror(rc));
+	return -1;
 }
 
 /* Where a key lies relative to the scan base. */
@@ -442,9 +552,9 @@ static int txn_write(DB_TXN *txn, struct txn_op *op, struct entry *old)
 }
 
 int ab_store_candidates(struct store *st, const struct filter *f,
-			struct keyset *ks)
+			const char *from, size_t limit, struct keyset *ks)
 {
-	return ab_index_candidates(st->index, f, ks);
+	return ab_index_candidates(st->index, f, from, limit, ks);
 }
 
 static int run_txn(struct store *st, struct txn_op *op)

@@ -27,6 +27,19 @@ void ab_store_close(struct store **st);
 int ab_store_get(struct store *st, const char *key, struct entry **e_r);
 
 /*
+ * Reads entries by key in ascending key order through one cursor, so that
+ * a key just after the previous one (candidates from the indexes are
+ * sorted and often neighbours) costs a step instead of a tree search.
+ * ab_store_reader_get returns 1 and *e_r (caller frees), 0 when key does
+ * not exist, -1 on a storage error; keys must not decrease between calls.
+ */
+struct store_reader;
+int ab_store_reader_open(struct store *st, struct store_reader **r_r);
+int ab_store_reader_get(struct store_reader *r, const char *key,
+			struct entry **e_r);
+void ab_store_reader_close(struct store_reader **r);
+
+/*
  * Calls fn for entries in scope (LDAP_SCOPE_*_) of key ("" = the root:
  * every stored entry).  fn may take the entry by setting *e to NULL;
  * otherwise it is freed.  fn returns 0 to go on, 1 to stop.  Returns 0,
@@ -52,14 +65,15 @@ int ab_store_rename(struct store *st, const char *old_key, const char *new_key,
 		    const struct entry *e);
 
 /*
- * Candidate keys for filter f from the attribute indexes (index.h):
- * 1 and *ks (caller frees with ab_keyset_free), 0 when the index cannot
- * narrow the search, -1 on error.
+ * Candidate keys for filter f from the attribute indexes (index.h, which
+ * explains from, limit and ks->bound): 1 and *ks (caller frees with
+ * ab_keyset_free), 0 when the index cannot narrow the search, -1 on
+ * error.
  */
 struct filter;
 struct keyset;
 int ab_store_candidates(struct store *st, const struct filter *f,
-			struct keyset *ks);
+			const char *from, size_t limit, struct keyset *ks);
 
 /* Identities that may bind (mailboxes and accounts). */
 enum principal_kind { PRINCIPAL_MAILBOX = 1, PRINCIPAL_ACCOUNT = 2 };

@@ -26,6 +26,8 @@ struct lineread {
 	size_t scanned;	   /* evbuffer: bytes known to hold no LF */
 	int in_literal;
 	uint64_t literal_left;
+	char prefix[LINEREAD_PREFIX]; /* start of the line being discarded */
+	size_t prefix_len;
 };
 
 static size_t clamp_max(size_t max)
@@ -136,6 +138,9 @@ static int result_error(struct lineread_result *res, enum lineread_error err)
 
 static int too_long(struct lineread *lr, struct lineread_result *res)
 {
+	res->prefix = lr->prefix;
+	res->prefix_len = lr->prefix_len;
+	lr->prefix_len = 0;
 	strbuf_reset(&lr->buf);
 	res->kind = LINEREAD_LINE;
 	res->line = lr->buf.data;
@@ -235,6 +240,13 @@ int lineread_feed(struct lineread *lr, const void *data, size_t len,
 	return finish_line(lr, res);
 }
 
+static void keep_prefix(struct lineread *lr, struct evbuffer *in)
+{
+	ev_ssize_t n = evbuffer_copyout(in, lr->prefix, sizeof(lr->prefix));
+
+	lr->prefix_len = n > 0 ? (size_t)n : 0;
+}
+
 int lineread_evbuffer(struct lineread *lr, struct evbuffer *in,
 		      struct lineread_result *res)
 {
@@ -263,6 +275,7 @@ int lineread_evbuffer(struct lineread *lr, struct evbuffer *in,
 		pos = evbuffer_search(in, "\n", 1, &start);
 	if (pos.pos < 0) {
 		if (len > lr->params.max_line + 1) {
+			keep_prefix(lr, in);
 			evbuffer_drain(in, len);
 			lr->discarding = 1;
 			lr->scanned = 0;
@@ -274,6 +287,7 @@ int lineread_evbuffer(struct lineread *lr, struct evbuffer *in,
 	lr->scanned = 0;
 	at = (size_t)pos.pos;
 	if (at > lr->params.max_line + 1) {
+		keep_prefix(lr, in);
 		evbuffer_drain(in, at + 1);
 		return too_long(lr, res);
 	}

@@ -81,7 +81,15 @@ struct lineread_result {
 
 	enum lineread_error error;
 	const char *error_str; /* static text, for a reply or a log */
+	/* LINEREAD_ERR_TOO_LONG from lineread_evbuffer(): the first bytes
+	 * of the discarded line (at most LINEREAD_PREFIX), so a protocol
+	 * can still name the command's tag in its error reply; valid until
+	 * the next call on the reader. */
+	const char *prefix;
+	size_t prefix_len;
 };
+
+#define LINEREAD_PREFIX 64
 
 struct lineread *lineread_new(const struct lineread_params *params);
 void lineread_free(struct lineread **lr);

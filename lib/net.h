@@ -60,7 +60,8 @@ struct conn_ops {
 	void (*line)(struct conn *c, char *line, size_t len);
 
 	/* A line exceeded conn_set_max_line(); it was discarded through its
-	 * LF.  NULL: the connection is closed. */
+	 * LF (conn_line_prefix() has its first bytes).  NULL: the connection
+	 * is closed. */
 	void (*line_too_long)(struct conn *c);
 
 	/* The idle timer fired.  Send a goodbye; the framework then closes
@@ -226,6 +227,9 @@ int conn_deflate_active(const struct conn *c);
 void conn_close(struct conn *c);
 
 void conn_set_max_line(struct conn *c, size_t max);
+/* During ops->line_too_long(): the first bytes (at most 64) of the line
+ * that was discarded, in *p_r; returns their count (0 when unknown). */
+size_t conn_line_prefix(const struct conn *c, const char **p_r);
 void conn_set_idle_timeout(struct conn *c, unsigned seconds); /* 0 = none */
 
 void conn_pause(struct conn *c);

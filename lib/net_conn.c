@@ -146,9 +146,13 @@ static int conn_step_line(struct conn *c, struct evbuffer *in)
 		return 1;
 	}
 	log_debug("event=line_too_long session=%s", c->id);
-	if (c->lst->ops->line_too_long != NULL)
+	if (c->lst->ops->line_too_long != NULL) {
+		c->toolong_prefix = res.prefix;
+		c->toolong_len = res.prefix_len;
 		c->lst->ops->line_too_long(c);
-	else
+		c->toolong_prefix = NULL;
+		c->toolong_len = 0;
+	} else
 		conn_close_reason(c, "error");
 	return 1;
 }
@@ -471,7 +475,12 @@ void conn_close_reason(struct conn *c, const char *reason)
 		c->reason = reason;
 	c->drain_cb = NULL;
 	bufferevent_disable(c->bev, EV_READ);
-	if (conn_flushed(c) || c->starttls_run || c->tls_pending) {
+	/* Once a TLS peer has closed (close_notify or not), libevent's
+	 * bufferevent_openssl writes nothing more: queued output can never
+	 * be flushed, so waiting for it would only hold the connection
+	 * (and a graceful shutdown) until the flush timeout. */
+	if (conn_flushed(c) || c->starttls_run || c->tls_pending ||
+	    (c->eof && c->ssl != NULL)) {
 		c->free_now = 1;
 		conn_kick(c);
 		return;
@@ -604,6 +613,12 @@ int conn_starttls(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 	conn_kick(c);
 	return 0;
+}
+
+size_t conn_line_prefix(const struct conn *c, const char **p_r)
+{
+	*p_r = c->toolong_prefix != NULL ? c->toolong_prefix : "";
+	return c->toolong_len;
 }
 
 void conn_close(struct conn *c)

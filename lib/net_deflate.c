@@ -25,11 +25,16 @@
 #include "strbuf.h"
 
 #define DEFLATE_CHUNK 16384
+/* Inflated input kept ahead of the readers: a small deflate stream can
+ * expand a thousandfold, so the rest waits, compressed, in the socket's
+ * buffer until the readers have taken this much. */
+#define INFLATE_AHEAD (256 * 1024)
 
 struct conn_deflate {
 	z_stream in, out;
 	int out_on;	  /* compressing output */
 	int dirty;	  /* output fed since the last sync flush */
+	int in_pending;	  /* inflate may have output without new input */
 	size_t unflushed; /* bytes fed since the last flush */
 };
 
@@ -46,7 +51,11 @@ int conn_start_deflate(struct conn *c)
 		free(z);
 		return -1;
 	}
-	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	/* The peer may have used a 32 KiB window, so inflate keeps one;
+	 * our own output uses an 8 KiB window and memLevel 6 (about 64 KiB instead
+	 * of zlib's default 256 KiB per connection: IMAP sessions are many
+	 * and mostly idle; any inflater reads a smaller window). */
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -13, 6,
 			 Z_DEFAULT_STRATEGY) != Z_OK) {
 		inflateEnd(&z->in);
 		free(z);
@@ -153,49 +162,54 @@ void conn_deflate_flush(struct conn *c)
 		conn_close_reason(c, "error");
 }
 
+/* One inflate() call into zin_buf; -1 on a broken stream. */
+static int inflate_step(struct conn *c)
+{
+	struct conn_deflate *z = c->zs;
+	struct evbuffer_iovec v;
+	int r;
+
+	if (evbuffer_reserve_space(c->zin_buf, DEFLATE_CHUNK, &v, 1) < 1)
+		return -1;
+	z->in.next_out = v.iov_base;
+	z->in.avail_out = (uInt)v.iov_len;
+	r = inflate(&z->in, Z_SYNC_FLUSH);
+	v.iov_len -= z->in.avail_out;
+	evbuffer_commit_space(c->zin_buf, &v, 1);
+	/* output space used up: zlib may hold more for us */
+	z->in_pending = z->in.avail_out == 0;
+	if (r == Z_OK || r == Z_BUF_ERROR)
+		return 0;
+	log_info("event=inflate_error session=%s zlib=%d", c->id, r);
+	return -1;
+}
+
 struct evbuffer *conn_deflate_input(struct conn *c)
 {
 	struct conn_deflate *z = c->zs;
 	struct evbuffer *raw = bufferevent_get_input(c->bev);
 
-	while (evbuffer_get_length(raw) > 0 && !c->zin_error) {
-		struct evbuffer_iovec in;
+	while (!c->zin_error &&
+	       evbuffer_get_length(c->zin_buf) < INFLATE_AHEAD) {
+		struct evbuffer_iovec in = {NULL, 0};
 		size_t used;
 
-		if (evbuffer_peek(raw, -1, NULL, &in, 1) < 1)
+		if (evbuffer_get_length(raw) == 0 && !z->in_pending)
+			break;
+		if (evbuffer_get_length(raw) > 0 &&
+		    evbuffer_peek(raw, -1, NULL, &in, 1) < 1)
 			break;
 		z->in.next_in = in.iov_base;
 		z->in.avail_in = (uInt)in.iov_len;
-		do {
-			struct evbuffer_iovec v;
-			int r;
-
-			if (evbuffer_reserve_space(c->zin_buf, DEFLATE_CHUNK,
-						   &v, 1) < 1) {
-				c->zin_error = 1;
-				break;
-			}
-			z->in.next_out = v.iov_base;
-			z->in.avail_out = (uInt)v.iov_len;
-			r = inflate(&z->in, Z_SYNC_FLUSH);
-			v.iov_len -= z->in.avail_out;
-			evbuffer_commit_space(c->zin_buf, &v, 1);
-			if (r == Z_STREAM_END || r == Z_NEED_DICT ||
-			    r == Z_DATA_ERROR || r == Z_MEM_ERROR ||
-			    r == Z_STREAM_ERROR) {
-				log_info("event=inflate_error session=%s "
-					 "zlib=%d",
-					 c->id, r);
-				c->zin_error = 1;
-				break;
-			}
-			if (r == Z_BUF_ERROR && z->in.avail_out != 0)
-				break; /* no progress possible: need input */
-		} while (z->in.avail_in > 0 || z->in.avail_out == 0);
-		used = in.iov_len - z->in.avail_in;
-		evbuffer_drain(raw, used);
-		if (used == 0)
+		if (inflate_step(c) < 0) {
+			c->zin_error = 1;
 			break;
+		}
+		used = in.iov_len - z->in.avail_in;
+		if (used > 0)
+			evbuffer_drain(raw, used);
+		else if (!z->in_pending)
+			break; /* no progress: wait for more input */
 	}
 	return c->zin_buf;
 }

@@ -96,6 +96,8 @@ struct conn {
 	unsigned dispatching : 1;
 	unsigned shutdown_sent : 1;
 	unsigned zin_error : 1; /* the peer's deflate stream is broken */
+	const char *toolong_prefix; /* during ops->line_too_long() */
+	size_t toolong_len;
 	const char *reason;
 
 	uint64_t bytes_in, bytes_out;

@@ -6,7 +6,10 @@
  * segment (sendfile).  On TLS the bytes must pass through SSL_write, so
  * files wait in a small queue and are read in 64 KiB chunks whenever the
  * bufferevent's output drops below CONN_OUTQ_HIGH; anything written after a
- * queued file waits behind it in the same queue, keeping the order.
+ * queued file waits behind it in the same queue, keeping the order.  With
+ * COMPRESS (net_deflate.c) every byte goes through the compressor, so
+ * files take the queue on plain links too, and a marker in the queue says
+ * where compression starts.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -33,6 +33,10 @@
  *   sieve-put USER NAME PATH            compile and store a script file
  *   sieve-activate USER [NAME]          no NAME: deactivate
  *   sieve-delete USER NAME
+ *   acl-get USER MAILBOX                * IDENTIFIER RIGHTS (stored
+ *                                         entries; the owner holds all)
+ *   acl-set USER MAILBOX ID RIGHTS      RFC 4314 SETACL: "+r" adds,
+ *                                         "-r" removes, "" deletes
  *   help                                * one line per command
  */
 #include <ctype.h>
@@ -45,6 +49,7 @@
 #include "config.h"
 #include "control.h"
 #include "mailstore.h"
+#include "store/imap_acl.h"
 #include "store/mailstore_sieve.h"
 #include "store_config.h"
 #include "strbuf.h"
@@ -477,6 +482,53 @@ static int control_sieve_delete(struct control_ctx *x)
 			      "sieve-delete");
 }
 
+/* --- ACL (store/imap_acl.h) ------------------------------------------------ */
+
+static int control_acl_get(struct control_ctx *x)
+{
+	struct mstore_mailbox mb;
+	struct mstore_acl_entry *acl = NULL;
+	size_t n = 0;
+	enum mstore_err err;
+
+	memset(&mb, 0, sizeof(mb));
+	err = mstore_mailbox_get(x->ms, x->argv[1], x->argv[2], &mb);
+	if (err == MSTORE_OK)
+		err = mstore_acl_get(x->ms, mb.id, &acl, &n);
+	mstore_mailbox_clear(&mb);
+	if (err != MSTORE_OK)
+		return control_result(x, err, "acl-get");
+	for (size_t i = 0; i < n; i++) {
+		struct strbuf b;
+
+		strbuf_init(&b);
+		control_quote(&b, acl[i].identifier);
+		strbuf_addc(&b, ' ');
+		control_quote(&b, acl[i].rights);
+		control_replyf(x, "* %s", b.data);
+		strbuf_free(&b);
+	}
+	mstore_acl_free(&acl, n);
+	return control_result(x, MSTORE_OK, "acl-get");
+}
+
+static int control_acl_set(struct control_ctx *x)
+{
+	struct mstore_mailbox mb;
+	int err;
+
+	memset(&mb, 0, sizeof(mb));
+	err = mstore_mailbox_get(x->ms, x->argv[1], x->argv[2], &mb);
+	if (err == MSTORE_OK)
+		err = imap_acl_modify(x->ms, mb.id, x->argv[3], x->argv[4]);
+	mstore_mailbox_clear(&mb);
+	if (err == MSTORE_E_INVAL) {
+		control_replyf(x, "NO acl-set: invalid identifier or rights");
+		return 0;
+	}
+	return control_result(x, (enum mstore_err)err, "acl-set");
+}
+
 static int control_help(struct control_ctx *x);
 
 static const struct control_cmd control_commands[] = {
@@ -501,6 +553,8 @@ static const struct control_cmd control_commands[] = {
     {"sieve-activate", control_sieve_activate, 1, 2,
      "sieve-activate USER [NAME]"},
     {"sieve-delete", control_sieve_delete, 2, 2, "sieve-delete USER NAME"},
+    {"acl-get", control_acl_get, 2, 2, "acl-get USER MAILBOX"},
+    {"acl-set", control_acl_set, 4, 4, "acl-set USER MAILBOX IDENTIFIER RIGHTS"},
     {"help", control_help, 0, 0, "help"},
 };
 

@@ -23,6 +23,14 @@
  *   imap_store.c     STORE COPY MOVE
  *   imap_search.c    SEARCH (first version); SORT/THREAD/ESEARCH
  *                    answer NO [CANNOT] until they are written
+ *   imap_search_text.c  decoded, case-folded text for SEARCH (bodies per
+ *                    part: transfer encodings, charsets; headers)
+ *   imap_binary.c    BINARY[] / BINARY.SIZE decoding (RFC 3516)
+ *   imap_objectid.c  OBJECTID ids (RFC 8474) and COMPRESS (RFC 4978)
+ *   imap_rights.c    who may do what: RFC 4314 rights, "Other Users/" and
+ *                    "Shared Folders/" names, STORE through the ACL
+ *   imap_acl.c       SETACL DELETEACL GETACL LISTRIGHTS MYRIGHTS, GETQUOTA
+ *                    GETQUOTAROOT SETQUOTA (both declared in imap_acl.h)
  *
  * Writing a new command: add an entry to the table in imap_cmd.c pointing
  * at a handler declared here.  A handler gets the parsed command (struct

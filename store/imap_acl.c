@@ -155,8 +155,9 @@ void imap_cmd_getacl(struct imap_session *s, const struct imap_command *cmd)
 	/* the owner's implicit rights first */
 	strbuf_addc(&b, ' ');
 	imap_write_string(&b, mb.owner, strlen(mb.owner));
-	strbuf_addc(&b, ' ');
+	strbuf_adds(&b, " \"");
 	imap_rights_write(IMAP_R_MASK, &b);
+	strbuf_addc(&b, '"');
 	for (size_t i = 0; i < n; i++) {
 		uint32_t m = 0;
 

@@ -127,6 +127,15 @@ int imap_acl_flags_store(struct imap_session *s, uint32_t mailbox_id,
 			 struct mstore_msg **changed_r, size_t *nchanged_r,
 			 uint32_t **failed_r, size_t *nfailed_r);
 
+/*
+ * APPEND's flags through the ACL (RFC 4314 4): those the user may not set
+ * are dropped (s: \Seen, t: \Deleted, w: the rest and keywords); \Seen
+ * is never stored for another user's mailbox (it is per user there).
+ */
+void imap_acl_filter_flags(struct imap_session *s, const char *owner,
+			   uint32_t rights, uint32_t *flags,
+			   const char *const **keywords);
+
 /* ---- the commands (imap_acl.c) --------------------------------------------- */
 
 struct mstore;

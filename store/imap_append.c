@@ -286,6 +286,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *cmd)
 	struct mstore_mailbox mb;
 	const char *err = NULL;
 	char *name;
+	uint32_t rights;
 	enum mstore_err e;
 
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
@@ -301,7 +302,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	/* RFC 4314 4: APPEND needs "i"; the mailbox may be another user's */
-	e = imap_acl_mailbox(s, name, "i", &mb, NULL);
+	e = imap_acl_mailbox(s, name, "i", &mb, &rights);
 	if (e != MSTORE_OK) {
 		append_free(ap);
 		if ((int)e == IMAP_ACL_E_NOPERM)
@@ -317,6 +318,8 @@ void imap_cmd_append(struct imap_session *s, const struct imap_command *cmd)
 	for (size_t i = 0; i < ap->n; i++) {
 		ap->t[i].user = ap->user;
 		ap->t[i].mailbox = ap->mailbox;
+		imap_acl_filter_flags(s, mb.owner, rights, &ap->t[i].flags,
+				      &ap->t[i].keywords);
 	}
 	mstore_mailbox_clear(&mb);
 	s->append = ap;

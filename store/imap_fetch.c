@@ -224,9 +224,9 @@ static int parse_item(struct fetch_req *r, const char *a)
 				*u = (char)(*u - 'a' + 'A');
 		r->need_mime = 1;
 		r->set_seen |= !it->peek;
-	} else if (strncasecmp(a, "EMAILID", 8) == 0) { /* RFC 8474 */
+	} else if (strcasecmp(a, "EMAILID") == 0) { /* RFC 8474 */
 		item_add(r, F_EMAILID), r->need_msg = 1;
-	} else if (strncasecmp(a, "THREADID", 9) == 0) {
+	} else if (strcasecmp(a, "THREADID") == 0) {
 		item_add(r, F_THREADID), r->need_msg = 1, r->need_mime = 1;
 	} else if (strncasecmp(a, "BINARY", 6) == 0) {
 		return parse_binary(r, a);

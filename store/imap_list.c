@@ -120,6 +120,16 @@ static char *make_pattern(struct imap_session *s, const char *ref,
 	return strbuf_steal(&dec, NULL);
 }
 
+static int has_subscribed_child(const struct list_req *r, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < r->nsubs; i++)
+		if (strncmp(r->subs[i], name, n) == 0 && r->subs[i][n] == '/')
+			return 1;
+	return 0;
+}
+
 static void emit(struct imap_session *s, struct list_req *r, const char *name,
 		 const struct mstore_mailbox *mb, int subscribed)
 {
@@ -147,6 +157,10 @@ static void emit(struct imap_session *s, struct list_req *r, const char *name,
 		      at.len > 0 ? at.data + 1 : "");
 	strbuf_free(&at);
 	imap_write_mailbox(s, &b, name);
+	/* RFC 5258 3.5: a subscribed mailbox below this one */
+	if (!r->lsub && (r->sel & SEL_RECURSIVE) &&
+	    (r->sel & SEL_SUBSCRIBED) && has_subscribed_child(r, name))
+		strbuf_adds(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	strbuf_add(&b, "\r\n", 2);
 	if (mb != NULL && (r->ret & RET_STATUS)) {
 		strbuf_adds(&b, "* STATUS ");
@@ -262,6 +276,43 @@ static void list_missing_parents(struct imap_session *s, struct list_req *r)
 	free(seen);
 }
 
+/*
+ * RFC 5258 3.5 (RECURSIVEMATCH): a mailbox that matches but is not
+ * subscribed itself is listed, without \Subscribed, with CHILDINFO
+ * when a subscribed mailbox lies below it.
+ */
+static void list_recursive_parents(struct imap_session *s, struct list_req *r)
+{
+	char **seen = NULL;
+	size_t nseen = 0;
+
+	for (size_t i = 0; i < r->nsubs; i++) {
+		char *name = xstrdup(r->subs[i]);
+
+		for (char *p = strchr(name, '/'); p != NULL;
+		     p = strchr(p + 1, '/')) {
+			size_t k;
+
+			*p = '\0';
+			for (k = 0; k < nseen; k++)
+				if (strcmp(seen[k], name) == 0)
+					break;
+			if (k == nseen && !is_subscribed(r, name) &&
+			    match_any(r, name)) {
+				seen =
+				    xrealloc(seen, (nseen + 1) * sizeof(*seen));
+				seen[nseen++] = xstrdup(name);
+				emit(s, r, name, find_mb(r, name), 0);
+			}
+			*p = '/';
+		}
+		free(name);
+	}
+	for (size_t k = 0; k < nseen; k++)
+		free(seen[k]);
+	free(seen);
+}
+
 /* The selection: every mailbox (or subscription) that matches. */
 static void list_run(struct imap_session *s, struct list_req *r)
 {
@@ -277,6 +328,8 @@ static void list_run(struct imap_session *s, struct list_req *r)
 				continue;
 			emit(s, r, r->subs[i], mb, 1);
 		}
+		if (r->sel & SEL_RECURSIVE)
+			list_recursive_parents(s, r);
 		return;
 	}
 	for (size_t i = 0; i < r->nmbs; i++) {

@@ -541,3 +541,17 @@ int imap_acl_flags_store(struct imap_session *s, uint32_t mailbox_id,
 	}
 	return e;
 }
+
+void imap_acl_filter_flags(struct imap_session *s, const char *owner,
+			   uint32_t rights, uint32_t *flags,
+			   const char *const **keywords)
+{
+	if (!(rights & imap_right('s')) || strcasecmp(owner, s->user) != 0)
+		*flags &= ~(uint32_t)MSTORE_F_SEEN;
+	if (!(rights & imap_right('t')))
+		*flags &= ~(uint32_t)MSTORE_F_DELETED;
+	if (!(rights & imap_right('w'))) {
+		*flags &= MSTORE_F_SEEN | MSTORE_F_DELETED;
+		*keywords = NULL;
+	}
+}

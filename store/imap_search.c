@@ -2,9 +2,12 @@
  * imap_search.c - SEARCH and UID SEARCH (RFC 3501 6.4.4), first version:
  * flags, keywords, sequence and UID sets, sizes, INTERNALDATE and Date:
  * comparisons, MODSEQ (RFC 7162), HEADER/SUBJECT/FROM/TO/CC/BCC
- * substrings (decoded, ASCII case-insensitive), BODY/TEXT on the raw
- * bytes, NOT/OR/lists; RETURN (MIN MAX ALL COUNT SAVE) for ESEARCH
- * (RFC 4731) and SEARCHRES (RFC 5182).  imap_search_msns() (imap_search.h)
+ * substrings, BODY/TEXT on decoded parts (imap_search_text.c: transfer
+ * encodings and charsets removed, Unicode case folding), EMAILID and
+ * THREADID (RFC 8474), NOT/OR/lists; CHARSET (any iconv knows, else NO
+ * [BADCHARSET]); RETURN (MIN MAX ALL COUNT SAVE) for ESEARCH (RFC 4731),
+ * which is also the default answer after ENABLE IMAP4rev2 (RFC 9051
+ * 6.4.4), and SEARCHRES (RFC 5182).  imap_search_msns() (imap_search.h)
  * evaluates the criteria of SORT and THREAD (imap_sort.c, imap_thread.c).
  *
  * The key tree is parsed first (so a syntax error is BAD before any
@@ -23,15 +26,17 @@
 #include "mailstore.h"
 #include "mime.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "store/imap.h"
 #include "store/imap_search.h"
+#include "store/imap_search_text.h"
 #include "store/store.h"
 
 enum key_type {
 	K_ALL, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_RECENT, K_NEW,
 	K_OLD, K_SEQ, K_UID, K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE,
 	K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_HEADER, K_BODY, K_TEXT,
-	K_NOT, K_OR, K_AND, K_MODSEQ,
+	K_NOT, K_OR, K_AND, K_MODSEQ, K_EMAILID, K_THREADID,
 };
 
 struct key {
@@ -40,6 +45,8 @@ struct key {
 	uint64_t num;
 	const char *name;	/* header name / keyword */
 	const char *value;
+	char *folded;		/* value in UTF-8, case-folded */
+	size_t folded_len;
 	struct imap_seqset set;
 	struct key *sub;	/* NOT, OR (2), AND (n) */
 	size_t nsub;
@@ -56,7 +63,19 @@ struct msg_ctx {
 	char *data;		/* whole message (BODY/TEXT/HEADER) */
 	size_t len;
 	int have_data;
+	struct strbuf fhdr, fbody; /* folded text, imap_search_text.h */
+	int have_fhdr, have_fbody;
 };
+
+static void msg_ctx_free(struct msg_ctx *m)
+{
+	mime_message_free(&m->mime);
+	free(m->data);
+	if (m->have_fhdr)
+		strbuf_free(&m->fhdr);
+	if (m->have_fbody)
+		strbuf_free(&m->fbody);
+}
 
 static const struct {
 	const char *name;
@@ -85,6 +104,8 @@ static const char *const months[] = {"jan", "feb", "mar", "apr", "may",
 
 static void key_free(struct key *k)
 {
+	free(k->folded);
+	k->folded = NULL;
 	imap_seqset_free(&k->set);
 	for (size_t i = 0; i < k->nsub; i++)
 		key_free(&k->sub[i]);
@@ -234,6 +255,11 @@ static int parse_key(struct parser *p, struct key *k)
 		k->value = next_str(p);
 		return k->value ? 0 : -1;
 	}
+	if (strcasecmp(w, "EMAILID") == 0 || strcasecmp(w, "THREADID") == 0) {
+		k->type = w[0] == 'E' || w[0] == 'e' ? K_EMAILID : K_THREADID;
+		k->value = next_str(p);
+		return k->value ? 0 : -1;
+	}
 	if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
 		k->type = strcasecmp(w, "BODY") == 0 ? K_BODY : K_TEXT;
 		k->value = next_str(p);
@@ -290,20 +316,73 @@ static const struct mime_message *get_mime(struct msg_ctx *m)
 	return m->mime;
 }
 
-static int contains_ci(const char *hay, size_t hlen, const char *needle)
+/*
+ * Folds the string keys (after conversion from charset to UTF-8): -1
+ * when the charset is unknown.
+ */
+static int prepare_keys(struct key *k, const char *charset)
 {
-	size_t nl = strlen(needle);
+	if (k->value != NULL && k->folded == NULL &&
+	    (k->type == K_HEADER || k->type == K_BODY || k->type == K_TEXT)) {
+		struct strbuf f;
 
-	if (nl == 0)
-		return 1;
-	for (size_t i = 0; i + nl <= hlen; i++)
-		if (strncasecmp(hay + i, needle, nl) == 0)
-			return 1;
+		strbuf_init(&f);
+		if (imap_search_text_needle(charset, k->value,
+					    strlen(k->value), &f) < 0) {
+			strbuf_free(&f);
+			return -1;
+		}
+		k->folded = strbuf_steal(&f, &k->folded_len);
+	}
+	for (size_t i = 0; i < k->nsub; i++)
+		if (prepare_keys(&k->sub[i], charset) < 0)
+			return -1;
 	return 0;
 }
 
+static int match_text(struct msg_ctx *m, const struct key *k)
+{
+	const struct mime_message *mime = get_mime(m);
+
+	if (mime == NULL || load_data(m) < 0)
+		return 0;
+	if (k->type == K_TEXT && !m->have_fhdr) {
+		m->have_fhdr = 1;
+		strbuf_init(&m->fhdr);
+		imap_search_text_header(m->data, m->len, mime, &m->fhdr);
+	}
+	if (!m->have_fbody) {
+		m->have_fbody = 1;
+		strbuf_init(&m->fbody);
+		imap_search_text_body(m->data, m->len, mime, &m->fbody);
+	}
+	if (k->type == K_TEXT &&
+	    imap_search_text_contains(m->fhdr.data, m->fhdr.len, k->folded,
+				      k->folded_len))
+		return 1;
+	return imap_search_text_contains(m->fbody.data, m->fbody.len,
+					 k->folded, k->folded_len);
+}
+
+/* RFC 8474 6: EMAILID / THREADID search keys. */
+static int match_objectid(struct msg_ctx *m, const struct key *k)
+{
+	struct mstore_msg *r = get_rec(m);
+	struct strbuf id;
+	int hit;
+
+	strbuf_init(&id);
+	if (k->type == K_EMAILID)
+		imap_objectid_email(&id, r->guid);
+	else
+		imap_objectid_thread(&id, get_mime(m), r->guid);
+	hit = strcmp(id.data, k->value) == 0;
+	strbuf_free(&id);
+	return hit;
+}
+
 static int match_header(struct msg_ctx *m, const char *name,
-			const char *value)
+			const struct key *k)
 {
 	const struct mime_message *mime = get_mime(m);
 	struct mime_header_field f;
@@ -315,12 +394,16 @@ static int match_header(struct msg_ctx *m, const char *name,
 	while (!hit && mime_header_find(m->data + mime->parts[0].header_off,
 					mime->parts[0].header_len, name, &pos,
 					&f)) {
-		struct strbuf dec;
+		struct strbuf dec, fold;
 
 		strbuf_init(&dec);
+		strbuf_init(&fold);
 		mime_header_decode(f.value, f.value_len, &dec);
-		hit = contains_ci(dec.data, dec.len, value);
+		utf8_casefold(dec.data, dec.len, &fold);
+		hit = imap_search_text_contains(fold.data, fold.len, k->folded,
+						k->folded_len);
 		strbuf_free(&dec);
+		strbuf_free(&fold);
 	}
 	return hit;
 }
@@ -423,19 +506,13 @@ static int eval(struct msg_ctx *m, const struct key *k)
 	case K_SENTSINCE:
 		return eval_date(m, k);
 	case K_HEADER:
-		return match_header(m, k->name, k->value);
+		return match_header(m, k->name, k);
 	case K_BODY:
-	case K_TEXT: {
-		const struct mime_message *mime = get_mime(m);
-		size_t off = 0;
-
-		if (load_data(m) < 0)
-			return 0;
-		if (k->type == K_BODY && mime != NULL)
-			off = mime->parts[0].body_off;
-		return off <= m->len &&
-		       contains_ci(m->data + off, m->len - off, k->value);
-	}
+	case K_TEXT:
+		return match_text(m, k);
+	case K_EMAILID:
+	case K_THREADID:
+		return match_objectid(m, k);
 	case K_NOT:
 		return !eval(m, &k->sub[0]);
 	case K_OR:
@@ -450,6 +527,17 @@ static int eval(struct msg_ctx *m, const struct key *k)
 }
 
 /* ---- the command ------------------------------------------------------------ */
+
+static int charset_known(const char *cs)
+{
+	struct strbuf tmp;
+	int r;
+
+	strbuf_init(&tmp);
+	r = imap_search_text_needle(cs, "a", 1, &tmp);
+	strbuf_free(&tmp);
+	return r == 0;
+}
 
 #define R_MIN 0x1
 #define R_MAX 0x2
@@ -538,6 +626,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct key root;
 	struct imap_view_info vi;
+	const char *charset = NULL;
 	size_t start = 0;
 	unsigned ret = 0;
 	int esearch = 0, want_modseq;
@@ -556,14 +645,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if (start + 2 <= cmd->nargs &&
 	    imap_arg_is_atom(&cmd->args[start], "CHARSET")) {
-		const char *cs = imap_arg_string(&cmd->args[start + 1]);
-
-		if (cs == NULL || (strcasecmp(cs, "UTF-8") != 0 &&
-				   strcasecmp(cs, "US-ASCII") != 0)) {
-			imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
-				"Unsupported charset");
-			return;
-		}
+		charset = imap_arg_string(&cmd->args[start + 1]);
 		start += 2;
 	}
 	if (start >= cmd->nargs ||
@@ -571,6 +653,27 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		key_free(&root);
 		imap_bad(s, NULL, "Invalid SEARCH criteria");
 		return;
+	}
+	if (charset == NULL && start >= 2 &&
+	    imap_arg_is_atom(&cmd->args[start - 2], "CHARSET")) {
+		key_free(&root);
+		imap_bad(s, NULL, "Invalid CHARSET");
+		return;
+	}
+	/* RFC 9051 6.4.4: a charset we cannot convert is NO [BADCHARSET] */
+	if (prepare_keys(&root, charset) < 0 ||
+	    (charset != NULL && !charset_known(charset))) {
+		key_free(&root);
+		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+			"Unsupported charset");
+		return;
+	}
+	/* RFC 9051 6.4.4: after ENABLE IMAP4rev2, ESEARCH (ALL) */
+	if (start == 0 || !imap_arg_is_atom(&cmd->args[0], "RETURN")) {
+		if (s->enabled & IMAP_EN_IMAP4REV2) {
+			esearch = 1;
+			ret = R_ALL;
+		}
 	}
 	imap_view_info(s->view, &vi);
 	want_modseq = uses_modseq(&root);
@@ -592,8 +695,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 			if (want_modseq && m.vm->modseq > modseq)
 				modseq = m.vm->modseq;
 		}
-		mime_message_free(&m.mime);
-		free(m.data);
+		msg_ctx_free(&m);
 	}
 	if (ret & R_SAVE)
 		imap_view_save_result(s->view, uids, k);
@@ -617,7 +719,8 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 	memset(&root, 0, sizeof(root));
 	*msns_r = NULL;
 	*n_r = 0;
-	if (nargs == 0 || parse_list(args, nargs, &root) < 0) {
+	if (nargs == 0 || parse_list(args, nargs, &root) < 0 ||
+	    prepare_keys(&root, NULL) < 0) {
 		key_free(&root);
 		return -1;
 	}
@@ -633,8 +736,7 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 		m.vm = imap_view_msg(s->view, i);
 		if (!m.vm->expunged && eval(&m, &root))
 			(*msns_r)[k++] = i;
-		mime_message_free(&m.mime);
-		free(m.data);
+		msg_ctx_free(&m);
 	}
 	key_free(&root);
 	*n_r = k;

@@ -443,9 +443,33 @@ static void imap_line(struct conn *c, char *line, size_t len)
 	command_line(s, line, len);
 }
 
+/*
+ * The tag to answer an overlong line with: the running command's when
+ * the line continued one (after a literal), else the tag at the start of
+ * the discarded line if it is a valid tag followed by a space (RFC 9051
+ * 9: tag = 1*<any ASTRING-CHAR except "+">), else "*".
+ */
+static const char *too_long_tag(struct imap_session *s, char tag[65])
+{
+	const char *p, *known = imap_parser_tag(s->parser);
+	size_t n = conn_line_prefix(s->c, &p), i = 0;
+
+	if (strcmp(known, "*") != 0)
+		return known;
+	while (i < n && i < 64 && p[i] > ' ' && p[i] < 0x7f &&
+	       strchr("(){%*\"\\+", p[i]) == NULL)
+		i++;
+	if (i == 0 || i >= n || p[i] != ' ')
+		return "*";
+	memcpy(tag, p, i);
+	tag[i] = '\0';
+	return tag;
+}
+
 static void imap_line_too_long(struct conn *c)
 {
 	struct imap_session *s = conn_ctx(c);
+	char tag[65];
 
 	if (s == NULL || s->closing)
 		return;
@@ -453,7 +477,7 @@ static void imap_line_too_long(struct conn *c)
 		imap_auth_continue(s, "*");
 		return;
 	}
-	conn_printf(c, "%s BAD Line too long\r\n", imap_parser_tag(s->parser));
+	conn_printf(c, "%s BAD Line too long\r\n", too_long_tag(s, tag));
 	command_forget(s);
 	if (++s->bad_commands >= IMAP_MAX_BAD_COMMANDS)
 		imap_bye(s, "Too many invalid commands");

@@ -221,25 +221,28 @@ int imap_view_seen_store(struct imap_session *s, const uint32_t *uids,
 			 size_t n, int add)
 {
 	struct imap_view *v = s->view;
-	uint32_t *out;
+	uint32_t *out, *named;
 	size_t k = 0;
 	struct strbuf b;
 	int e;
 
 	if (v == NULL || !v->private_seen)
 		return MSTORE_E_INVAL;
-	/* the new set: the view's messages, seen or not as asked */
+	named = xcalloc(n + 1, sizeof(*named));
+	if (n > 0)
+		memcpy(named, uids, n * sizeof(*uids));
+	qsort(named, n, sizeof(*named), uid_cmp);
+	/* the new set: the view's messages (ascending), seen or not as asked */
 	out = xcalloc(v->n + 1, sizeof(*out));
 	for (uint32_t i = 0; i < v->n; i++) {
 		uint32_t uid = v->msgs[i].uid;
-		int named = 0;
 
-		for (size_t j = 0; j < n && !named; j++)
-			named = uids[j] == uid;
-		if (named ? add : seen_has(v, uid))
+		if (bsearch(&uid, named, n, sizeof(*named), uid_cmp) != NULL
+			? add
+			: seen_has(v, uid))
 			out[k++] = uid;
 	}
-	qsort(out, k, sizeof(*out), uid_cmp);
+	free(named);
 	strbuf_init(&b);
 	if (k > 0)
 		imap_seqset_write(&b, out, k);

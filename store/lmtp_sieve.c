@@ -196,6 +196,24 @@ static void create_mailbox(struct lmtp_session *s, const char *user,
 
 static void redirect_done(void *arg, int ok, const char *reply);
 
+/*
+ * A redirect address goes into "RCPT TO:<...>": with variables a script
+ * can build any string, so only a plain local@domain of printable ASCII
+ * without spaces, brackets or quotes passes (no SMTP command injection).
+ */
+static int address_ok(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL || at == addr || at[1] == '\0' || strlen(addr) > 254)
+		return 0;
+	for (const char *p = addr; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f ||
+		    strchr("<>\"\\,;", *p) != NULL)
+			return 0;
+	return 1;
+}
+
 static void redirect(struct lmtp_session *s, size_t i, const char *raw,
 		     size_t len, const struct sieve_action *a)
 {
@@ -222,7 +240,9 @@ static void redirect(struct lmtp_session *s, size_t i, const char *raw,
 		    strcasecmp(v.data, a->address) == 0)
 			loop = 1;
 	strbuf_free(&v);
-	if (loop)
+	if (!address_ok(a->address))
+		why = "not a valid address";
+	else if (loop)
 		why = "loop: Delivered-To names this user";
 	else if (rc->redirects >= max)
 		why = "too many redirects";

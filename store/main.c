@@ -175,7 +175,32 @@ store_unknown_proto(const struct store *st, const char *value,
 	       st->name, value, proto, names.data);
 }
 
-/* Binds every "listen" line; any problem is fatal (nothing half-up). */
+/* Parses one "listen" value into spec_r; any problem is fatal. */
+static const struct store_proto *
+store_listen_check(const struct store *st, const char *value,
+		   struct net_listen_spec *spec_r)
+{
+	const struct store_proto *p;
+	char *err = NULL;
+
+	if (net_listen_parse(value, spec_r, &err) < 0)
+		fatalx("event=config_error store=%s error=\"%s\"", st->name,
+		       err);
+	p = store_proto_find(spec_r->proto);
+	if (p == NULL)
+		store_unknown_proto(st, value, spec_r->proto);
+	if (p->unix_only && strncmp(spec_r->addr, "unix:", 5) != 0)
+		fatalx("event=config_error store=%s error=\"listen = "
+		       "%s: the control socket must be unix:PATH\"",
+		       st->name, value);
+	return p;
+}
+
+/*
+ * Binds every "listen" line; any problem is fatal (nothing half-up).  All
+ * lines are checked before the first bind, so a configuration mistake is
+ * reported alone, before any socket (or stale socket file) is touched.
+ */
 static void store_listen_all(struct store *st)
 {
 	const char *value;
@@ -184,29 +209,27 @@ static void store_listen_all(struct store *st)
 	for (n = 0; (value = config_get_nth(st->sec, "listen", n)) != NULL;
 	     n++) {
 		struct net_listen_spec spec;
-		const struct store_proto *p;
-		char *err = NULL;
 
-		if (net_listen_parse(value, &spec, &err) < 0)
-			fatalx("event=config_error store=%s error=\"%s\"",
-			       st->name, err);
-		p = store_proto_find(spec.proto);
-		if (p == NULL)
-			store_unknown_proto(st, value, spec.proto);
-		if (p->force_tls)
-			spec.tls = NET_TLS_IMPLICIT;
-		if (p->unix_only && strncmp(spec.addr, "unix:", 5) != 0)
-			fatalx("event=config_error store=%s error=\"listen = "
-			       "%s: the control socket must be unix:PATH\"",
-			       st->name, value);
-		if (net_listen(st->net, &spec, p->ops, st, &err) < 0)
-			fatalx("event=listen_error store=%s error=\"%s\"",
-			       st->name, err);
+		store_listen_check(st, value, &spec);
 		net_listen_spec_clear(&spec);
 	}
 	if (n == 0)
 		fatalx("event=config_error store=%s error=\"no listen lines\"",
 		       st->name);
+	for (n = 0; (value = config_get_nth(st->sec, "listen", n)) != NULL;
+	     n++) {
+		struct net_listen_spec spec;
+		const struct store_proto *p;
+		char *err = NULL;
+
+		p = store_listen_check(st, value, &spec);
+		if (p->force_tls)
+			spec.tls = NET_TLS_IMPLICIT;
+		if (net_listen(st->net, &spec, p->ops, st, &err) < 0)
+			fatalx("event=listen_error store=%s error=\"%s\"",
+			       st->name, err);
+		net_listen_spec_clear(&spec);
+	}
 }
 
 static void store_open_engine(struct store *st)

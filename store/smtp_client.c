@@ -33,6 +33,7 @@ enum smtp_step {
 };
 
 struct smtp_send {
+	struct smtp_send *next, **prevp; /* smtp_inflight */
 	struct bufferevent *bev;
 	enum smtp_step step;
 	char *helo, *from, *rcpt;
@@ -43,8 +44,18 @@ struct smtp_send {
 	int done;
 };
 
+/*
+ * Sends in flight.  A send still running when the daemon stops (its loop
+ * ends without waiting for outgoing SMTP) stays reachable from here
+ * instead of being leaked; the process is exiting anyway.
+ */
+static struct smtp_send *smtp_inflight;
+
 static void smtp_finish(struct smtp_send *s, int ok, const char *why)
 {
+	if (s->next != NULL)
+		s->next->prevp = s->prevp;
+	*s->prevp = s->next;
 	if (!s->done) {
 		s->done = 1;
 		s->cb(s->arg, ok, why != NULL ? why : s->last.data);
@@ -250,6 +261,11 @@ int smtp_send(struct net *n, const struct smtp_msg *m, smtp_send_cb *cb,
 		free(s);
 		return -1;
 	}
+	s->next = smtp_inflight;
+	if (s->next != NULL)
+		s->next->prevp = &s->next;
+	s->prevp = &smtp_inflight;
+	smtp_inflight = s;
 	bufferevent_setcb(s->bev, smtp_read_cb, NULL, smtp_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	/* With deferred callbacks an immediate failure also arrives through

@@ -18,6 +18,8 @@
  *   default_quota_messages  message limit of new users (0 = none)
  *   cache_mb             Berkeley DB cache (32)
  *   fsync_threads        spool fsync workers (4)
+ *   admin_identities     users holding every IMAP right and SETQUOTA
+ *                        (read by store/imap_rights.c; none)
  */
 #ifndef ROOKERY_STORE_CONFIG_H
 #define ROOKERY_STORE_CONFIG_H

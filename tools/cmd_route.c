@@ -210,6 +210,13 @@ int cmd_route(int argc, char **argv)
 		return 2;
 	}
 	sub = argv[1];
+	if (strcmp(sub, "set") != 0 && strcmp(sub, "del") != 0 &&
+	    strcmp(sub, "show") != 0 && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "store") != 0)
+		return cli_usage_error("route",
+				       sub[0] == '-' ? "unknown option"
+						     : "unknown action",
+				       sub);
 	cfg = cli_config();
 	if (cfg == NULL)
 		return 1;

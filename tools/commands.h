@@ -10,6 +10,7 @@
 int cmd_user(int argc, char **argv);
 int cmd_mailbox(int argc, char **argv);
 int cmd_quota(int argc, char **argv);
+int cmd_acl(int argc, char **argv);	/* tools/cmd_acl.c */
 int cmd_status(int argc, char **argv);
 int cmd_reconstruct(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct verb verbs[] = {
 	{"user", cmd_user, "add, delete, list users; set mail passwords"},
 	{"mailbox", cmd_mailbox, "create, delete, rename, list mailboxes"},
 	{"quota", cmd_quota, "show or set a user's storage quota"},
+	{"acl", cmd_acl, "show or change a mailbox's access control list"},
 	{"route", cmd_route, "show or change the routing directory (mux)"},
 	{"status", cmd_status, "per store: role, users, messages, bytes"},
 	{"reconstruct", cmd_reconstruct,

@@ -34,9 +34,14 @@ class Resp:
 
 
 class ManageSieve:
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
+    def __init__(self, port, timeout=10, unix=None):
+        if unix is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port),
+                                                 timeout=timeout)
         self.buf = b""
         self.caps = self.read_caps()
 

@@ -395,3 +395,21 @@ def test_sivtest(st, tmp_path, mech):
     assert "Authenticated." in p.stdout, p.stdout + p.stderr
     assert '"siv" ACTIVE' in p.stdout, p.stdout
     assert "keep;" in p.stdout
+
+
+def test_mux_style_login_on_unix_socket(store_factory):
+    """What the mux does (rookery run): a Unix-socket listener, plaintext
+    refused on TCP, PLAIN as the proxy identity with the user as authzid."""
+    s = store_factory(listen=("lmtp",), start=False, allow_plaintext="no",
+                      proxy_identities="mux@example.com")
+    path = os.path.join(s.dir, "sieve.sock")
+    with open(s.config_path, "a") as f:
+        f.write("listen = sieve unix:%s\n" % path)
+    s.start()
+    s.add_user(ALICE, PW)
+    s.add_user("mux@example.com", "pw-mux")
+    ms = ManageSieve(None, unix=path)
+    r = ms.auth_plain("mux@example.com", "pw-mux", authzid=ALICE)
+    assert r.ok and r.text is None, r
+    assert ms.put("viamux", "keep;").ok
+    assert ms.list() == {"viamux": False}

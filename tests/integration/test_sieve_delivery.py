@@ -373,3 +373,62 @@ def test_user_delete_removes_scripts(env):
     assert env.deliver(msg("back again"))[ALICE][0] == 250
     assert env.boxes() == {"INBOX": 1}
     assert st.control_ok("sieve-list %s" % ALICE) == []
+
+
+def test_include_and_mailboxexists(env):
+    upload(env.store.port("sieve"), ALICE, PW, "helper",
+           'require "fileinto";\nfileinto "Included";\n', activate=False)
+    env.store.control_ok("mailbox-create %s Exists" % ALICE)
+    env.script('require ["include", "mailbox", "fileinto"];\n'
+               'if mailboxexists "Exists" { fileinto "Exists"; }\n'
+               'if mailboxexists "Nope" { fileinto "Nope"; }\n'
+               'include :personal "helper";\n')
+    assert env.deliver(msg("inc"))[ALICE][0] == 250
+    boxes = env.boxes()
+    assert boxes.get("Exists") == 1
+    # the included fileinto: a missing folder falls back to INBOX
+    assert boxes.get("INBOX") == 1 and "Nope" not in boxes
+
+
+def test_redirect_limit_keeps_the_rest(store_factory):
+    sink = SmtpSink().start()
+    st = store_factory(listen=("lmtp", "sieve"),
+                       sieve_relay="127.0.0.1:%d" % sink.port,
+                       sieve_max_redirects="1")
+    e = Env(st, sink)
+    e.script('redirect "one@elsewhere.example";\n'
+             'redirect "two@elsewhere.example";\n')
+    assert e.deliver(msg("twice"))[ALICE][0] == 250
+    assert len(sink.wait(1)) == 1
+    time.sleep(0.3)
+    assert len(sink.messages) == 1
+    assert e.boxes() == {"INBOX": 1}
+    sink.stop()
+
+
+def test_redirect_address_from_variables_cannot_inject(env):
+    env.script('require ["variables"];\n'
+               'if header :matches "X-Target" "*" { set "t" "${1}"; }\n'
+               'redirect "${t}";\n')
+    evil = msg("inject", extra="X-Target: a@b.example>\r\n")
+    assert env.deliver(evil)[ALICE][0] == 250
+    time.sleep(0.3)
+    assert env.sink.messages == []
+    assert env.boxes() == {"INBOX": 1}
+
+
+def test_shutdown_with_reply_in_flight(store_factory):
+    """A relay that never answers: the store still stops cleanly (and the
+    sanitizer build reports nothing) with the reply in flight."""
+    import socket
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    st = store_factory(listen=("lmtp", "sieve"),
+                       sieve_relay="127.0.0.1:%d" % silent.getsockname()[1])
+    e = Env(st, None)
+    e.script(VACATION)
+    assert e.deliver(msg("stuck"))[ALICE][0] == 250
+    time.sleep(0.2)
+    st.stop()
+    silent.close()

@@ -288,6 +288,58 @@ static void test_entry_codec(void **state)
 	ab_entry_free(&e);
 }
 
+/* A decoded entry is packed (entry.h); changing it must work like
+ * changing any other entry, prepared values included. */
+static void test_entry_packed_changes(void **state)
+{
+	struct entry *e = person(), *d, *d2;
+	struct attr *a;
+	struct strbuf sb, sb2;
+
+	(void)state;
+	strbuf_init(&sb);
+	ab_entry_encode(e, &sb);
+	d = ab_entry_decode(sb.data, sb.len);
+	assert_non_null(d);
+	assert_true(d->packed);
+	assert_int_equal(eval("(sn=MÜLLER)", d), FILTER_TRUE);
+	a = ab_entry_attr_get(d, "objectClass");
+	assert_non_null(a);
+	ab_entry_remove_value(d, a, 0); /* "top" */
+	assert_false(d->packed);
+	assert_int_equal(eval("(sn=müller)", d), FILTER_TRUE);
+	assert_int_equal(eval("(objectClass=top)", d), FILTER_FALSE);
+	ab_entry_add_value(d, ab_schema_attr_findz("mail"), "mail",
+			   "j@example.org", 13);
+	assert_int_equal(eval("(mail=J@EXAMPLE.ORG)", d), FILTER_TRUE);
+	ab_entry_set_dn(d, xstrdup("cn=J,dc=x"), xstrdup("cn=j,dc=x"));
+	assert_string_equal(d->dn, "cn=J,dc=x");
+
+	/* Removing a whole attribute of a packed entry. */
+	d2 = ab_entry_decode(sb.data, sb.len);
+	assert_non_null(d2);
+	a = ab_entry_attr_get(d2, "employeeNumber");
+	assert_true(ab_entry_remove_attr(d2, a));
+	assert_null(ab_entry_attr_get(d2, "employeeNumber"));
+	assert_int_equal(d2->nattrs, e->nattrs - 1);
+	ab_entry_free(&d2);
+
+	/* What was changed encodes and decodes again. */
+	strbuf_init(&sb2);
+	ab_entry_encode(d, &sb2);
+	d2 = ab_entry_decode(sb2.data, sb2.len);
+	assert_non_null(d2);
+	assert_string_equal(d2->ndn, "cn=j,dc=x");
+	assert_int_equal(eval("(&(mail=j@example.org)(!(objectClass=top)))",
+			      d2),
+			 FILTER_TRUE);
+	strbuf_free(&sb2);
+	strbuf_free(&sb);
+	ab_entry_free(&d2);
+	ab_entry_free(&d);
+	ab_entry_free(&e);
+}
+
 static int collect(struct entry *e, void *arg)
 {
 	struct entry **slot = arg;
@@ -400,6 +452,7 @@ int main(void)
 	    cmocka_unit_test(test_filter_syntax),
 	    cmocka_unit_test(test_schema_check),
 	    cmocka_unit_test(test_entry_codec),
+	    cmocka_unit_test(test_entry_packed_changes),
 	    cmocka_unit_test(test_ldif_vcard),
 	    cmocka_unit_test(test_password_hash),
 	    cmocka_unit_test(test_bind_names),

@@ -322,6 +322,40 @@ static void test_too_long(void **state)
 	}
 }
 
+/* An overlong line read from an evbuffer keeps its first bytes (the IMAP
+ * session answers with the command's tag), in one piece or many. */
+static void test_too_long_prefix(void **state)
+{
+	struct lineread_params p = {.max_line = 100};
+	struct lineread *lr = lineread_new(&p);
+	struct evbuffer *in = evbuffer_new();
+	struct lineread_result res;
+	char big[300];
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "t1 NOOP ", 8);
+	evbuffer_add(in, big, sizeof(big));
+	evbuffer_add(in, "\r\nok\r\n", 6);
+	assert_int_equal(lineread_evbuffer(lr, in, &res), -1);
+	assert_int_equal(res.error, LINEREAD_ERR_TOO_LONG);
+	assert_int_equal(res.prefix_len, LINEREAD_PREFIX);
+	assert_memory_equal(res.prefix, "t1 NOOP xx", 10);
+	assert_int_equal(lineread_evbuffer(lr, in, &res), 1);
+	assert_string_equal(res.line, "ok");
+	/* without an LF yet: discarding starts, the prefix waits */
+	for (size_t i = 0; i < sizeof(big); i += 50) {
+		evbuffer_add(in, big + i, 50);
+		assert_int_equal(lineread_evbuffer(lr, in, &res), 0);
+	}
+	evbuffer_add(in, "\n", 1);
+	assert_int_equal(lineread_evbuffer(lr, in, &res), -1);
+	assert_int_equal(res.prefix_len, LINEREAD_PREFIX);
+	assert_memory_equal(res.prefix, "t1 NOOP xx", 10);
+	evbuffer_free(in);
+	lineread_free(&lr);
+}
+
 static void test_literals(void **state)
 {
 	struct lineread_params p = {.literals = 1, .max_literal = 100};
@@ -451,6 +485,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lines),
 	    cmocka_unit_test(test_too_long),
+	    cmocka_unit_test(test_too_long_prefix),
 	    cmocka_unit_test(test_literals),
 	    cmocka_unit_test(test_literal_fields),
 	    cmocka_unit_test(test_literal_streaming),

@@ -1,0 +1,231 @@
+#!/bin/sh
+# IMAP: Rookery's store against Dovecot's imapd (sdbox, mail_fsync =
+# always), same machine, same filesystem, same load from bench/imapload,
+# in one run.  Three parts, each printed as a markdown table with the
+# ratio rookery/dovecot:
+#
+#   mix         CLIENTS clients over USERS users (MIXMSGS messages each),
+#               imaptest-like mix for SECS seconds: ops/s per command
+#   first sync  UID FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE) on a
+#               SYNCMSGS-message INBOX (best of two runs)
+#   idle        IDLE sessions held open: memory of the server per session
+#               (RSS of rookery-store; RSS and PSS of Dovecot's whole
+#               process tree)
+#
+#   sh bench/imap.sh            (make bench runs it)
+#   SECS=20 SYNCMSGS=20000 IDLE=2000 sh bench/imap.sh
+#
+# Dovecot runs one imap process per connection (its default) for the mix
+# and the first sync; for the IDLE part it is restarted with 100 clients
+# per imap process, since 10,000 processes would not fit this machine.
+set -eu
+. "$(dirname "$0")/common.sh"
+
+SECS=${SECS:-15}
+CLIENTS=${CLIENTS:-50}
+USERS=${USERS:-10}
+MIXMSGS=${MIXMSGS:-1000}
+SYNCMSGS=${SYNCMSGS:-100000}
+IDLE=${IDLE:-10000}
+IDLE_SECS=${IDLE_SECS:-120}
+FILLCONNS=${FILLCONNS:-32}
+PW=bench
+
+# 10,000 sessions need 10,000 descriptors on each side
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -H -n)" || true
+
+bench_tmp
+RP=$(free_port)
+DP=$(free_port)
+users="big@example.com"
+i=1
+while [ $i -le "$USERS" ]; do
+	users="$users u$i@example.com"
+	i=$((i + 1))
+done
+
+# --- Rookery ----------------------------------------------------------------
+mkdir -p "$T/rookery"
+cat > "$T/rookery/rookery.conf" <<CONF
+[global]
+log = stderr
+log_level = warn
+sasldb = $T/rookery/sasldb2
+[store bench]
+role = primary
+data_dir = $T/rookery/data
+allow_plaintext = yes
+listen = imap 127.0.0.1:$RP
+listen = control unix:$T/rookery/control.sock
+CONF
+for u in $users; do
+	"$BIN/rookery" -q -c "$T/rookery/rookery.conf" user add "$u" <<PW >/dev/null
+$PW
+PW
+done
+"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
+	2>"$T/rookery/log" &
+RPID=$!
+PIDS="$PIDS $RPID"
+wait_port "$RP"
+
+# --- Dovecot ------------------------------------------------------------------
+D=$T/dovecot
+mkdir -p "$D/run" "$D/state" "$D/mail"
+chown dovecot:dovecot "$D/mail"
+: > "$D/passwd"
+for u in $users; do
+	echo "$u:{PLAIN}$PW::::::" >> "$D/passwd"
+done
+chmod 644 "$D/passwd"
+dovecot_conf() {
+	cat > "$D/dovecot.conf" <<CONF
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = sdbox:$D/mail/%u
+mail_fsync = $3
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+default_client_limit = 20000
+default_vsz_limit = 1G
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $D/passwd
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=$D/mail/%u
+}
+protocol imap {
+  mail_max_userip_connections = 20000
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $DP
+  }
+  service_count = 0
+  process_min_avail = 2
+  client_limit = 20000
+}
+service imap {
+  client_limit = $1
+  process_limit = $2
+}
+service anvil {
+  client_limit = 20000
+}
+CONF
+}
+# The fill is not measured: Dovecot fills with mail_fsync = never, then
+# restarts with always for the runs.  (32 sessions APPENDing to one sdbox
+# INBOX queue on its index lock: about 450 msg/s here either way.)
+dovecot_start() { # client_limit process_limit fsync
+	dovecot_conf "$@"
+	dovecot -c "$D/dovecot.conf"
+	wait_port "$DP"
+	DPID=$(cat "$D/run/master.pid")
+	PIDS="$PIDS $DPID"
+}
+# A reload (SIGHUP) keeps running processes' limits: restart instead.
+dovecot_restart() {
+	kill "$DPID"
+	while kill -0 "$DPID" 2>/dev/null; do sleep 0.2; done
+	dovecot_start "$@"
+}
+dovecot_start 1 1024 never
+
+# --- fill both (in parallel; the fill is not what we measure) ------------------
+fill() { # port label
+	"$TOOLS/imapload" -m fill -p "$1" -u big@example.com -w $PW \
+		-n "$SYNCMSGS" -c "$FILLCONNS" -l "$2" > "$T/fill-big-$2" &
+	fpids="$fpids $!"
+	i=1
+	while [ $i -le "$USERS" ]; do
+		"$TOOLS/imapload" -m fill -p "$1" -u "u$i@example.com" -w $PW \
+			-n "$MIXMSGS" -c 2 -l "$2" > /dev/null
+		i=$((i + 1))
+	done
+}
+t0=$(date +%s)
+fpids=""
+fill "$RP" rookery
+fill "$DP" dovecot
+for p in $fpids; do wait "$p"; done
+t1=$(date +%s)
+dovecot_restart 1 1024 always
+rf=$(cat "$T/fill-big-rookery")
+df=$(cat "$T/fill-big-dovecot")
+
+# --- the runs -----------------------------------------------------------------
+mix() { # port label
+	"$TOOLS/imapload" -m mix -p "$1" -U "u%d@example.com" -w $PW \
+		-M "$USERS" -c "$CLIENTS" -t "$SECS" -l "$2"
+}
+rm_=$(mix "$RP" rookery)
+dm_=$(mix "$DP" dovecot)
+
+best_sync() { # port label
+	a=$("$TOOLS/imapload" -m sync -p "$1" -u big@example.com -w $PW -l "$2")
+	b=$("$TOOLS/imapload" -m sync -p "$1" -u big@example.com -w $PW -l "$2")
+	if awk -v x="$(kv secs "$a")" -v y="$(kv secs "$b")" \
+		'BEGIN { exit !(x <= y) }'; then echo "$a"; else echo "$b"; fi
+}
+rs=$(best_sync "$RP" rookery)
+ds=$(best_sync "$DP" dovecot)
+
+idle() { # port label pid
+	"$TOOLS/imapload" -m idle -p "$1" -U "u%d@example.com" -w $PW \
+		-M "$USERS" -k "$IDLE" -t "$IDLE_SECS" -P "$3" -l "$2"
+}
+ri=$(idle "$RP" rookery "$RPID")
+sleep 2
+dovecot_restart 100 256 always
+di=$(idle "$DP" dovecot "$DPID")
+
+# --- the report -----------------------------------------------------------------
+line() { # cmd
+	r=$(echo "$rm_" | grep "cmd=$1 ")
+	d=$(echo "$dm_" | grep "cmd=$1 ")
+	echo "| $1 | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$d") | $(kv p50_ms "$d") | $(kv p99_ms "$d") | $(ratio "$(kv rate "$r")" "$(kv rate "$d")") |"
+}
+echo
+echo "## IMAP mix: $CLIENTS clients over $USERS users ($MIXMSGS messages each), ${SECS}s"
+echo
+echo "| command | rookery ops/s | p50 ms | p99 ms | dovecot ops/s | p50 ms | p99 ms | ratio |"
+echo "|---|---|---|---|---|---|---|---|"
+for c in LOGIN SELECT FETCH_FLAGS FETCH_HEADERS FETCH_BODY STORE APPEND \
+	EXPUNGE IDLE LOGOUT; do
+	line "$c"
+done
+rt=$(echo "$rm_" | grep "cmd=TOTAL")
+dt=$(echo "$dm_" | grep "cmd=TOTAL")
+echo "| **total** | **$(kv rate "$rt")** | | | **$(kv rate "$dt")** | | | **$(ratio "$(kv rate "$rt")" "$(kv rate "$dt")")** |"
+echo
+echo "Errors: rookery $(kv errors "$rt"), dovecot $(kv errors "$dt")."
+echo
+echo "## First sync: UID FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE), $SYNCMSGS messages"
+echo
+echo "| server | messages | seconds | messages/s |"
+echo "|---|---|---|---|"
+echo "| rookery | $(kv fetched "$rs") | $(kv secs "$rs") | $(kv rate "$rs") |"
+echo "| dovecot | $(kv fetched "$ds") | $(kv secs "$ds") | $(kv rate "$ds") |"
+echo "| ratio (speed-up) | | $(ratio "$(kv secs "$ds")" "$(kv secs "$rs")") | |"
+echo
+echo "Filled in parallel in $((t1 - t0)) s: rookery $(kv rate "$rf") msg/s (fsync on), dovecot $(kv rate "$df") msg/s (mail_fsync = never for the fill only); $FILLCONNS connections, APPEND with LITERAL+, 32 in flight on each."
+echo
+echo "## IDLE: $IDLE sessions over $USERS users"
+echo
+echo "| server | idling | failed | RSS before MB | RSS after MB | RSS KB/session | PSS KB/session |"
+echo "|---|---|---|---|---|---|---|"
+for x in "$ri" "$di"; do
+	echo "| $(kv label "$x") | $(kv idling "$x") | $(kv failed "$x") | $(($(kv rss0_kb "$x") / 1024)) | $(($(kv rss_kb "$x") / 1024)) | $(kv rss_per_session_kb "$x") | $(kv pss_per_session_kb "$x") |"
+done
+echo "| ratio (dovecot/rookery, PSS) | | | | | | $(ratio "$(kv pss_per_session_kb "$di")" "$(kv pss_per_session_kb "$ri")") |"
