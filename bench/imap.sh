@@ -10,7 +10,7 @@
 #               SYNCMSGS-message INBOX (best of two runs)
 #   idle        IDLE sessions held open: memory of the server per session
 #               (RSS of rookery-store; RSS and PSS of Dovecot's whole
-#               process tree)
+#               process tree), on the mix users' INBOXes and on empty ones
 #
 #   sh bench/imap.sh            (make bench runs it)
 #   SECS=20 SYNCMSGS=20000 IDLE=2000 sh bench/imap.sh
@@ -40,7 +40,7 @@ DP=$(free_port)
 users="big@example.com"
 i=1
 while [ $i -le "$USERS" ]; do
-	users="$users u$i@example.com"
+	users="$users u$i@example.com e$i@example.com"
 	i=$((i + 1))
 done
 
@@ -117,6 +117,7 @@ service imap-login {
 }
 service imap {
   client_limit = $1
+  service_count = $([ "$1" -gt 1 ] && echo 0 || echo 1)
   process_limit = $2
 }
 service anvil {
@@ -181,14 +182,19 @@ best_sync() { # port label
 rs=$(best_sync "$RP" rookery)
 ds=$(best_sync "$DP" dovecot)
 
-idle() { # port label pid
-	"$TOOLS/imapload" -m idle -p "$1" -U "u%d@example.com" -w $PW \
+idle() { # port label pid user-format
+	"$TOOLS/imapload" -m idle -p "$1" -U "$4" -w $PW \
 		-M "$USERS" -k "$IDLE" -t "$IDLE_SECS" -P "$3" -l "$2"
 }
-ri=$(idle "$RP" rookery "$RPID")
+ri=$(idle "$RP" rookery "$RPID" "u%d@example.com")
+sleep 2
+rie=$(idle "$RP" rookery "$RPID" "e%d@example.com")
 sleep 2
 dovecot_restart 100 256 always
-di=$(idle "$DP" dovecot "$DPID")
+di=$(idle "$DP" dovecot "$DPID" "u%d@example.com")
+sleep 2
+dovecot_restart 100 256 always
+die=$(idle "$DP" dovecot "$DPID" "e%d@example.com")
 
 # --- the report -----------------------------------------------------------------
 line() { # cmd
@@ -221,11 +227,16 @@ echo "| ratio (speed-up) | | $(ratio "$(kv secs "$ds")" "$(kv secs "$rs")") | |"
 echo
 echo "Filled in parallel in $((t1 - t0)) s: rookery $(kv rate "$rf") msg/s (fsync on), dovecot $(kv rate "$df") msg/s (mail_fsync = never for the fill only); $FILLCONNS connections, APPEND with LITERAL+, 32 in flight on each."
 echo
-echo "## IDLE: $IDLE sessions over $USERS users"
+echo "## IDLE: $IDLE sessions over $USERS users, selected INBOX"
 echo
-echo "| server | idling | failed | RSS before MB | RSS after MB | RSS KB/session | PSS KB/session |"
-echo "|---|---|---|---|---|---|---|"
-for x in "$ri" "$di"; do
-	echo "| $(kv label "$x") | $(kv idling "$x") | $(kv failed "$x") | $(($(kv rss0_kb "$x") / 1024)) | $(($(kv rss_kb "$x") / 1024)) | $(kv rss_per_session_kb "$x") | $(kv pss_per_session_kb "$x") |"
-done
-echo "| ratio (dovecot/rookery, PSS) | | | | | | $(ratio "$(kv pss_per_session_kb "$di")" "$(kv pss_per_session_kb "$ri")") |"
+echo "| server | INBOX | idling | failed | RSS before MB | RSS after MB | RSS KB/session | PSS KB/session |"
+echo "|---|---|---|---|---|---|---|---|"
+idle_row() { # result inbox
+	echo "| $(kv label "$1") | $2 | $(kv idling "$1") | $(kv failed "$1") | $(($(kv rss0_kb "$1") / 1024)) | $(($(kv rss_kb "$1") / 1024)) | $(kv rss_per_session_kb "$1") | $(kv pss_per_session_kb "$1") |"
+}
+idle_row "$ri" "$MIXMSGS+ msgs"
+idle_row "$rie" "empty"
+idle_row "$di" "$MIXMSGS+ msgs"
+idle_row "$die" "empty"
+echo "| ratio dovecot/rookery (PSS) | $MIXMSGS+ msgs | | | | | | $(ratio "$(kv pss_per_session_kb "$di")" "$(kv pss_per_session_kb "$ri")") |"
+echo "| ratio dovecot/rookery (PSS) | empty | | | | | | $(ratio "$(kv pss_per_session_kb "$die")" "$(kv pss_per_session_kb "$rie")") |"
