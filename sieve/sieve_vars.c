@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "sieve/sieve_int.h"
+#include "utf8.h"
 
 void sv_vars_init(struct sv_vars *vars, size_t max_size)
 {
@@ -169,25 +170,6 @@ void sv_apply_mods(unsigned mods, const char *s, size_t len, struct strbuf *out)
 	}
 }
 
-static void put_utf8(struct strbuf *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		strbuf_addc(out, (char)cp);
-	} else if (cp < 0x800) {
-		strbuf_addc(out, (char)(0xc0 | (cp >> 6)));
-		strbuf_addc(out, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		strbuf_addc(out, (char)(0xe0 | (cp >> 12)));
-		strbuf_addc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_addc(out, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		strbuf_addc(out, (char)(0xf0 | (cp >> 18)));
-		strbuf_addc(out, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		strbuf_addc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_addc(out, (char)(0x80 | (cp & 0x3f)));
-	}
-}
-
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -231,7 +213,7 @@ static int decode_seq(const char *s, size_t len, bool unicode,
 				strbuf_truncate(out, start);
 				return -1;
 			}
-			put_utf8(out, v);
+			utf8_encode(out, v);
 		} else {
 			/* each pair is one octet */
 			for (size_t k = 0; k < d; k += 2) {

@@ -15,6 +15,7 @@
 #include "mailstore.h"
 
 #include "store/imap.h"
+#include "utf8.h"
 
 static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -27,25 +28,6 @@ static int b64_val(unsigned char ch)
 		return -1;
 	p = strchr(b64, ch);
 	return p != NULL ? (int)(p - b64) : -1;
-}
-
-static void put_utf8(struct strbuf *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		strbuf_addc(out, (char)cp);
-	} else if (cp < 0x800) {
-		strbuf_addc(out, (char)(0xc0 | (cp >> 6)));
-		strbuf_addc(out, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		strbuf_addc(out, (char)(0xe0 | (cp >> 12)));
-		strbuf_addc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_addc(out, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		strbuf_addc(out, (char)(0xf0 | (cp >> 18)));
-		strbuf_addc(out, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		strbuf_addc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_addc(out, (char)(0x80 | (cp & 0x3f)));
-	}
 }
 
 /* Decodes one "&...-" run starting after '&'; *pp ends after '-'. */
@@ -70,7 +52,7 @@ static int decode_run(const char **pp, struct strbuf *out)
 			if (hi != 0) {
 				if (u < 0xdc00 || u > 0xdfff)
 					return -1;
-				put_utf8(out, 0x10000 + ((hi - 0xd800) << 10) +
+				utf8_encode(out, 0x10000 + ((hi - 0xd800) << 10) +
 						  (u - 0xdc00));
 				hi = 0;
 			} else if (u >= 0xd800 && u <= 0xdbff) {
@@ -80,7 +62,7 @@ static int decode_run(const char **pp, struct strbuf *out)
 			} else if ((u >= 0x20 && u <= 0x7e) || u == 0) {
 				return -1; /* must not be encoded; no NUL */
 			} else {
-				put_utf8(out, u);
+				utf8_encode(out, u);
 			}
 		}
 	}
