@@ -63,11 +63,21 @@ for u in $users; do
 $PW
 PW
 done
-"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
-	2>"$T/rookery/log" &
-RPID=$!
-PIDS="$PIDS $RPID"
-wait_port "$RP"
+rookery_start() {
+	"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
+		2>>"$T/rookery/log" &
+	RPID=$!
+	PIDS="$PIDS $RPID"
+	wait_port "$RP"
+}
+# Memory freed by earlier sessions stays in the process (malloc keeps it),
+# so each IDLE measurement starts from a fresh process.
+rookery_restart() {
+	kill "$RPID"
+	wait "$RPID" || true
+	rookery_start
+}
+rookery_start
 
 # --- Dovecot ------------------------------------------------------------------
 D=$T/dovecot
@@ -186,8 +196,9 @@ idle() { # port label pid user-format
 	"$TOOLS/imapload" -m idle -p "$1" -U "$4" -w $PW \
 		-M "$USERS" -k "$IDLE" -t "$IDLE_SECS" -P "$3" -l "$2"
 }
+rookery_restart
 ri=$(idle "$RP" rookery "$RPID" "u%d@example.com")
-sleep 2
+rookery_restart
 rie=$(idle "$RP" rookery "$RPID" "e%d@example.com")
 sleep 2
 dovecot_restart 100 256 always

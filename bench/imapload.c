@@ -146,17 +146,18 @@ static size_t make_message(char *buf, size_t cap, unsigned long n)
 		len += (size_t)snprintf(buf + len, cap - len,
 					"Cc: Carol <carol@example.com>, "
 					"\"Dave, Jr.\" <dave@example.net>\r\n");
-	len += (size_t)snprintf(buf + len, cap - len,
-				"Subject: bench message %lu about topic %lu\r\n"
-				"Date: Tue, 17 Nov 2026 %02lu:%02lu:00 +0000\r\n"
-				"Message-ID: <bench.%lu@example.org>\r\n",
-				n, n % 13, n / 60 % 24, n % 60, n);
+	len +=
+	    (size_t)snprintf(buf + len, cap - len,
+			     "Subject: bench message %lu about topic %lu\r\n"
+			     "Date: Tue, 17 Nov 2026 %02lu:%02lu:00 +0000\r\n"
+			     "Message-ID: <bench.%lu@example.org>\r\n",
+			     n, n % 13, n / 60 % 24, n % 60, n);
 	if (n % 4 == 1)
-		len += (size_t)snprintf(
-		    buf + len, cap - len,
-		    "In-Reply-To: <bench.%lu@example.org>\r\n"
-		    "References: <bench.%lu@example.org>\r\n",
-		    n - 1, n - 1);
+		len +=
+		    (size_t)snprintf(buf + len, cap - len,
+				     "In-Reply-To: <bench.%lu@example.org>\r\n"
+				     "References: <bench.%lu@example.org>\r\n",
+				     n - 1, n - 1);
 	if (multipart)
 		len += (size_t)snprintf(
 		    buf + len, cap - len,
@@ -171,20 +172,23 @@ static size_t make_message(char *buf, size_t cap, unsigned long n)
 					"Content-Type: text/plain; "
 					"charset=us-ascii\r\n\r\n");
 	for (unsigned i = 0; i < lines && len + 200 < cap; i++)
-		len += (size_t)snprintf(buf + len, cap - len,
-					"Line %u of message %lu: the quick "
-					"brown fox jumps over the lazy dog.\r\n",
-					i, n);
+		len +=
+		    (size_t)snprintf(buf + len, cap - len,
+				     "Line %u of message %lu: the quick "
+				     "brown fox jumps over the lazy dog.\r\n",
+				     i, n);
 	if (multipart)
-		len += (size_t)snprintf(buf + len, cap - len,
-					"\r\n--b%lu\r\nContent-Type: text/html; "
-					"charset=utf-8\r\n\r\n<p>message %lu"
-					"</p>\r\n--b%lu--\r\n",
-					n, n, n);
+		len +=
+		    (size_t)snprintf(buf + len, cap - len,
+				     "\r\n--b%lu\r\nContent-Type: text/html; "
+				     "charset=utf-8\r\n\r\n<p>message %lu"
+				     "</p>\r\n--b%lu--\r\n",
+				     n, n, n);
 	return len;
 }
 
-/* ---- one blocking IMAP connection ------------------------------------------ */
+/* ---- one blocking IMAP connection ------------------------------------------
+ */
 
 struct imap {
 	int fd;
@@ -274,7 +278,8 @@ static void note_untagged(struct imap *c, const char *line)
 	char *end;
 	unsigned long v;
 
-	if (line[0] != '*' || line[1] != ' ' || !isdigit((unsigned char)line[2]))
+	if (line[0] != '*' || line[1] != ' ' ||
+	    !isdigit((unsigned char)line[2]))
 		return;
 	v = strtoul(line + 2, &end, 10);
 	if (strcmp(end, " EXISTS") == 0)
@@ -311,12 +316,13 @@ static int read_reply(struct imap *c, const char *tag, int want_cont,
 					return RES_CONT;
 				} else if (strncmp(line, tag, tl) == 0 &&
 					   line[tl] == ' ') {
-					snprintf(c->last, sizeof(c->last),
-						 "%s", line);
-					if (strncmp(line + tl + 1, "OK", 2) == 0)
+					snprintf(c->last, sizeof(c->last), "%s",
+						 line);
+					if (strncmp(line + tl + 1, "OK", 2) ==
+					    0)
 						return RES_OK;
-					return strncmp(line + tl + 1, "NO", 2)
-							   == 0
+					return strncmp(line + tl + 1, "NO",
+						       2) == 0
 						   ? RES_NO
 						   : RES_BAD;
 				}
@@ -377,7 +383,8 @@ static void imap_close(struct imap *c)
 	c->buf = NULL;
 }
 
-/* ---- fill ----------------------------------------------------------------- */
+/* ---- fill -----------------------------------------------------------------
+ */
 
 static atomic_long fill_next;
 static atomic_long fill_failed;
@@ -397,9 +404,10 @@ static void *fill_main(void *arg)
 
 		if (inflight < FILL_WINDOW &&
 		    (n = atomic_fetch_add(&fill_next, 1)) < count) {
-			size_t len = make_message(msg + 256, 16000,
-						  (unsigned long)n);
-			int h = snprintf(msg, 256, "f%ld APPEND INBOX (%s) {%zu+}\r\n",
+			size_t len =
+			    make_message(msg + 256, 16000, (unsigned long)n);
+			int h = snprintf(msg, 256,
+					 "f%ld APPEND INBOX (%s) {%zu+}\r\n",
 					 ++sent_tag,
 					 n % 10 < 6    ? "\\Seen"
 					 : n % 10 == 6 ? "\\Seen \\Flagged"
@@ -444,7 +452,8 @@ static int run_fill(void)
 	return fill_failed > 0;
 }
 
-/* ---- mix ------------------------------------------------------------------ */
+/* ---- mix ------------------------------------------------------------------
+ */
 
 enum op {
 	OP_LOGIN = 0,
@@ -462,7 +471,7 @@ enum op {
 
 static const char *const op_names[OP_COUNT] = {
     "LOGIN", "SELECT", "FETCH_FLAGS", "FETCH_HEADERS", "FETCH_BODY",
-    "STORE", "APPEND", "EXPUNGE",     "IDLE",	   "LOGOUT",
+    "STORE", "APPEND", "EXPUNGE",     "IDLE",	       "LOGOUT",
 };
 
 /* Weights of the ops a logged-in client picks (LOGIN and SELECT follow
@@ -544,7 +553,8 @@ static int do_append(struct imap *c, char *msg, unsigned long n)
 	int h;
 
 	snprintf(tag, sizeof(tag), "t%lu", ++c->tag);
-	h = snprintf(head, sizeof(head), "%s APPEND INBOX {%zu+}\r\n", tag, len);
+	h = snprintf(head, sizeof(head), "%s APPEND INBOX {%zu+}\r\n", tag,
+		     len);
 	if (write_all(c->fd, head, (size_t)h) < 0 ||
 	    write_all(c->fd, msg, len) < 0 || write_all(c->fd, "\r\n", 2) < 0)
 		return RES_EOF;
@@ -563,11 +573,12 @@ static int run_op(struct client *cl, struct imap *c, enum op op, char *msg)
 		return command(c, NULL, "FETCH %u:%u (UID FLAGS)", a, b);
 	case OP_FETCH_HEADERS:
 		b = a + 9 > c->exists ? c->exists : a + 9;
-		return command(c, NULL,
-			       "FETCH %u:%u (UID RFC822.SIZE FLAGS "
-			       "BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date "
-			       "Message-ID References In-Reply-To Content-Type)])",
-			       a, b);
+		return command(
+		    c, NULL,
+		    "FETCH %u:%u (UID RFC822.SIZE FLAGS "
+		    "BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date "
+		    "Message-ID References In-Reply-To Content-Type)])",
+		    a, b);
 	case OP_FETCH_BODY:
 		return command(c, NULL, "FETCH %u (BODY.PEEK[])", a);
 	case OP_STORE:
@@ -626,8 +637,8 @@ static void *mix_main(void *arg)
 		int r = run_op(cl, &c, op, msg);
 
 		if (r == RES_EOF && op != OP_LOGOUT) {
-			snprintf(cl->err, sizeof(cl->err), "%s: connection lost",
-				 op_names[op]);
+			snprintf(cl->err, sizeof(cl->err),
+				 "%s: connection lost", op_names[op]);
 			cl->errors++;
 			break;
 		}
@@ -677,8 +688,9 @@ static int run_mix(void)
 		pthread_join(clients[i].thread, NULL);
 		errors += clients[i].errors;
 		if (clients[i].err[0] != '\0')
-			fprintf(stderr, "imapload: client %d: %s (%ld errors)\n",
-				i, clients[i].err, clients[i].errors);
+			fprintf(stderr,
+				"imapload: client %d: %s (%ld errors)\n", i,
+				clients[i].err, clients[i].errors);
 	}
 	elapsed = now() - t_start;
 	for (int op = 0; op < OP_COUNT; op++) {
@@ -693,7 +705,8 @@ static int run_mix(void)
 		       "p99_ms=%.2f\n",
 		       label, op_names[op], all.n, (double)all.n / elapsed,
 		       all.n ? all.v[all.n / 2] * 1000 : 0.0,
-		       all.n ? all.v[(long)((double)all.n * 0.99)] * 1000 : 0.0);
+		       all.n ? all.v[(long)((double)all.n * 0.99)] * 1000
+			     : 0.0);
 		total += all.n;
 		free(all.v);
 		for (int i = 0; i < nclients; i++)
@@ -706,7 +719,8 @@ static int run_mix(void)
 	return total == 0;
 }
 
-/* ---- first sync ----------------------------------------------------------- */
+/* ---- first sync -----------------------------------------------------------
+ */
 
 static int run_sync(void)
 {
@@ -716,12 +730,14 @@ static int run_sync(void)
 	int r;
 
 	if (imap_open(&c) < 0 ||
-	    command(&c, NULL, "LOGIN \"%s\" \"%s\"", user, password) != RES_OK ||
+	    command(&c, NULL, "LOGIN \"%s\" \"%s\"", user, password) !=
+		RES_OK ||
 	    command(&c, NULL, "SELECT INBOX") != RES_OK)
 		die("sync: cannot log in and select: %s", c.last);
 	t0 = now();
-	r = command(&c, &fetches, "UID FETCH 1:* (UID FLAGS RFC822.SIZE "
-				  "ENVELOPE)");
+	r = command(&c, &fetches,
+		    "UID FETCH 1:* (UID FLAGS RFC822.SIZE "
+		    "ENVELOPE)");
 	secs = now() - t0;
 	if (r != RES_OK)
 		die("sync: %s", c.last);
@@ -733,7 +749,8 @@ static int run_sync(void)
 	return fetches == 0;
 }
 
-/* ---- idle ----------------------------------------------------------------- */
+/* ---- idle -----------------------------------------------------------------
+ */
 
 /* kB of VmRSS and Pss of pid and all its descendants (Dovecot runs a
  * process per connection or per group of connections). */
@@ -874,9 +891,8 @@ static int run_idle(void)
 				ev.data.u32 = (uint32_t)i;
 				epoll_ctl(ep, EPOLL_CTL_MOD, ic->fd, &ev);
 			}
-			if (ic->state != 3 && (evs[k].events & (EPOLLIN |
-								EPOLLHUP |
-								EPOLLERR)))
+			if (ic->state != 3 &&
+			    (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 				idle_read(ic);
 			if (before != 2 && ic->state == 2)
 				idling++;
@@ -907,7 +923,8 @@ static int run_idle(void)
 	return idling == 0;
 }
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main -----------------------------------------------------------------
+ */
 
 static void usage(void)
 {
@@ -969,9 +986,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (port <= 0 || nclients < 1 || nclients > MAX_CLIENTS ||
-	    nusers < 1 || max_secs <= 0 || max_secs > 3600 ||
-	    idle_sessions < 1 || count < 1)
+	if (port <= 0 || nclients < 1 || nclients > MAX_CLIENTS || nusers < 1 ||
+	    max_secs <= 0 || max_secs > 3600 || idle_sessions < 1 || count < 1)
 		usage();
 	/* room for many sessions */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -2,7 +2,10 @@
  * lmtpload.c - an LMTP delivery load generator for bench/.
  *
  *   lmtpload -p PORT [-H HOST] [-c CLIENTS] [-s BYTES] [-n MESSAGES]
- *            [-t SECONDS] [-r RCPT]... [-l LABEL]
+ *            [-t SECONDS] [-r RCPT]... [-l LABEL] [-f FILE]
+ *
+ * -f FILE sends FILE's header and body (LF or CRLF line ends, dot-stuffed
+ * here) instead of the fixed header, padded with body lines to BYTES.
  *
  * Each client is a thread with one LMTP connection: LHLO once, then
  * MAIL/RCPT/DATA pipelined, the message, and the final reply, as fast as
@@ -37,6 +40,7 @@ static double max_secs = 10;
 static const char *rcpts[MAX_RCPTS];
 static int nrcpts;
 static const char *label = "lmtp";
+static const char *msg_file;
 
 static char *message;
 static size_t message_len;
@@ -62,24 +66,73 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Copies msg_file into out with CRLF line ends and dot-stuffing, ending in
+ * CRLF; returns the length.  With out NULL, only measures (an upper bound
+ * is fine: the caller sizes the buffer with it).
+ */
+static size_t read_message_file(char *out)
+{
+	FILE *f = fopen(msg_file, "rb");
+	size_t len = 0;
+	int c, bol = 1, prev = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "lmtpload: %s: %s\n", msg_file,
+			strerror(errno));
+		exit(1);
+	}
+	while ((c = getc(f)) != EOF) {
+		if (c == '\r')
+			continue;
+		if (bol && c == '.') {
+			if (out != NULL)
+				out[len] = '.';
+			len++;
+		}
+		if (c == '\n') {
+			if (out != NULL)
+				out[len] = '\r';
+			len++;
+		}
+		if (out != NULL)
+			out[len] = (char)c;
+		len++;
+		bol = c == '\n';
+		prev = c;
+	}
+	fclose(f);
+	if (prev != '\n' && len > 0) {
+		if (out != NULL)
+			memcpy(out + len, "\r\n", 2);
+		len += 2;
+	}
+	return len;
+}
+
 static void make_message(void)
 {
 	size_t cap = msg_size + 512, len = 0;
 	long line = 0;
 
+	if (msg_file != NULL)
+		cap += read_message_file(NULL);
 	message = malloc(cap + 128);
 	if (message == NULL)
 		exit(1);
-	len += (size_t)snprintf(message + len, cap - len,
-				"From: Load <load@bench.test>\r\n"
-				"To: <%s>\r\n"
-				"Subject: benchmark message\r\n"
-				"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
-				"Message-ID: <bench@bench.test>\r\n"
-				"MIME-Version: 1.0\r\n"
-				"Content-Type: text/plain; charset=us-ascii\r\n"
-				"\r\n",
-				rcpts[0]);
+	if (msg_file != NULL)
+		len = read_message_file(message);
+	else
+		len += (size_t)snprintf(message + len, cap - len,
+			"From: Load <load@bench.test>\r\n"
+			"To: <%s>\r\n"
+			"Subject: benchmark message\r\n"
+			"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+			"Message-ID: <bench@bench.test>\r\n"
+			"MIME-Version: 1.0\r\n"
+			"Content-Type: text/plain; charset=us-ascii\r\n"
+			"\r\n",
+			rcpts[0]);
 	while (len + 80 < msg_size) {
 		int n = snprintf(message + len, cap - len,
 				 "line %08ld abcdefghijklmnopqrstuvwxyz "
@@ -257,7 +310,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: lmtpload -p PORT [-H HOST] [-c CLIENTS] [-s BYTES] "
-		"[-n MESSAGES] [-t SECONDS] -r RCPT [-r RCPT...] [-l LABEL]\n");
+		"[-n MESSAGES] [-t SECONDS] -r RCPT [-r RCPT...] [-l LABEL] "
+		"[-f FILE]\n");
 	exit(2);
 }
 
@@ -268,7 +322,7 @@ int main(int argc, char **argv)
 	long total = 0, k = 0;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "H:p:c:s:n:t:r:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "H:p:c:s:n:t:r:l:f:")) != -1) {
 		switch (opt) {
 		case 'H':
 			host = optarg;
@@ -294,6 +348,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			label = optarg;
+			break;
+		case 'f':
+			msg_file = optarg;
 			break;
 		default:
 			usage();

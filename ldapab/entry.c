@@ -420,6 +420,32 @@ static int attr_seen(const struct entry *e, size_t n, const struct attr *a)
 	return 0;
 }
 
+/* The types of the attribute names at each position of the last records
+ * decoded: records of one book list the same names in the same order, so
+ * most lookups are a memcmp.  (The schema is fixed; ldapab is one
+ * thread.) */
+static struct {
+	char name[32];
+	size_t len; /* 0: empty slot */
+	const struct schema_attr *type;
+} type_cache[32];
+
+static const struct schema_attr *attr_type(size_t i, const char *s, size_t l)
+{
+	const struct schema_attr *t;
+
+	if (i < 32 && l > 0 && type_cache[i].len == l &&
+	    memcmp(type_cache[i].name, s, l) == 0)
+		return type_cache[i].type;
+	t = ab_schema_attr_find(s, l);
+	if (i < 32 && l > 0 && l < sizeof(type_cache[i].name)) {
+		memcpy(type_cache[i].name, s, l);
+		type_cache[i].len = l;
+		type_cache[i].type = t;
+	}
+	return t;
+}
+
 struct entry *ab_entry_decode(const char *buf, size_t len)
 {
 	struct cursor c = {(const unsigned char *)buf, len};
@@ -454,7 +480,7 @@ struct entry *ab_entry_decode(const char *buf, size_t len)
 
 		memset(a, 0, sizeof(*a));
 		get_str(&c, &s, &l);
-		a->type = ab_schema_attr_find(s, l);
+		a->type = attr_type(i, s, l);
 		a->name = pool_str(&pool, s, l);
 		if (a->type != NULL)
 			a->name = (char *)a->type->names[0];

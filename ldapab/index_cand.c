@@ -35,7 +35,7 @@ struct ks_chunk {
 };
 
 /* Bulk reads of a limited selection start this small. */
-#define CHUNK_SIZE (16 * 1024)
+#define CHUNK_SIZE (8 * 1024)
 
 /* One selection: the index, the arena of its keys, and the window. */
 struct cand_ctx {

@@ -141,20 +141,50 @@ static int collect_key(struct collect *c, const char *key)
 	return 0;
 }
 
+/* The right on the book of the last key, reused while the sorted
+ * candidates stay in that book. */
+struct book_right {
+	char prefix[512]; /* "<ou=ab key>\x01ou=<book>" */
+	size_t len;	  /* 0: none yet */
+	enum acl_right right;
+};
+
+static enum acl_right key_right(struct collect *c, struct book_right *br,
+				const char *key)
+{
+	const char *ab_key = c->s->ab->ab_key, *sep;
+	size_t al = strlen(ab_key);
+
+	if (br->len > 0 && strncmp(key, br->prefix, br->len) == 0 &&
+	    key[br->len] == DN_KEY_SEP)
+		return br->right;
+	br->right = ab_acl_key_right(c->s->ab, ab_session_who(c->s), key);
+	br->len = 0;
+	/* Only an entry inside a book shares its book's right. */
+	if (strncmp(key, ab_key, al) == 0 && key[al] == DN_KEY_SEP &&
+	    (sep = strchr(key + al + 1, DN_KEY_SEP)) != NULL &&
+	    (size_t)(sep - key) < sizeof(br->prefix)) {
+		br->len = (size_t)(sep - key);
+		memcpy(br->prefix, key, br->len);
+	}
+	return br->right;
+}
+
 /* Collects the readable candidates in scope of one selection. */
 static int collect_keys(struct collect *c, const struct keyset *ks,
 			const char *base_key, int scope)
 {
 	struct store_reader *rd = NULL;
+	struct book_right br;
 	struct entry *e;
 	int got;
 
+	br.len = 0;
 	if (ab_store_reader_open(c->s->ab->store, &rd) < 0)
 		return -1;
 	for (size_t i = 0; i < ks->n && !c->truncated && !c->timed_out; i++) {
 		if (!key_within(ks->keys[i], base_key, scope) ||
-		    ab_acl_key_right(c->s->ab, ab_session_who(c->s),
-				     ks->keys[i]) == ACL_NONE)
+		    key_right(c, &br, ks->keys[i]) == ACL_NONE)
 			continue;
 		got = ab_store_reader_get(rd, ks->keys[i], &e);
 		if (got < 0) {
@@ -181,7 +211,7 @@ static int collect_indexed(struct collect *c, const char *base_key, int scope)
 	struct keyset ks;
 	char *from = NULL;
 	size_t want = c->max - c->n;
-	size_t limit = want < 1000 ? 2 * want + 32 : 0;
+	size_t limit = want < 1000 ? want + want / 4 + 16 : 0;
 	int rc, used = 0;
 
 	c->check_acl = 0;

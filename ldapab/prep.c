@@ -170,6 +170,22 @@ int ab_prep_string(const char *in, size_t len, unsigned flags,
 
 	strbuf_reserve(out, len + 1);
 	while (len > 0) {
+		/* Printable ASCII other than space maps to itself (or its
+		 * lower case): the bulk of names and addresses. */
+		if (*p > 0x20 && *p < 0x7f &&
+		    !(flags & (PREP_APPROX | PREP_TEL))) {
+			c = *p++;
+			len--;
+			if (pending_space) {
+				pending_space = 0;
+				if (out->len > start || (flags & PREP_PIECE))
+					put_byte(out, ' ');
+			}
+			if ((flags & PREP_FOLD) && c >= 'A' && c <= 'Z')
+				c += 'a' - 'A';
+			put_byte(out, (char)c);
+			continue;
+		}
 		/* ASCII (most names and every address) needs no decoding. */
 		if (*p < 0x80) {
 			c = *p;

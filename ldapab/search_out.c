@@ -116,18 +116,19 @@ static void put_attr(struct strbuf *out, const char *name,
 }
 
 static void put_virtual(struct strbuf *out, const struct attr_sel *sel,
-			const char *name, const char *value, int types_only)
+			const struct schema_attr *t, const char *value,
+			int types_only)
 {
 	struct berval v;
 
 	/* Cheap when nothing operational was asked for (the usual case). */
-	if (!sel->all_op && sel->n == 0)
+	if ((!sel->all_op && sel->n == 0) || t == NULL)
 		return;
-	if (!ab_attr_sel_wants(sel, ab_schema_attr_findz(name), name))
+	if (!ab_attr_sel_wants(sel, t, t->names[0]))
 		return;
 	v.bv_val = (char *)value;
 	v.bv_len = strlen(value);
-	put_attr(out, name, &v, 1, types_only);
+	put_attr(out, t->names[0], &v, 1, types_only);
 }
 
 /* Content octets of a non-negative INTEGER (minimal two's complement). */
@@ -172,10 +173,16 @@ void ab_search_send_entry(struct ldap_session *s, const struct ldap_req *r,
 	}
 	if (!is_special) {
 		/* Virtual operational attributes (RFC 4512 §3.4, RFC 5020). */
-		put_virtual(&body, sel, "entryDN", e->dn, types_only);
-		put_virtual(&body, sel, "subschemaSubentry", SUBSCHEMA_DN,
-			    types_only);
-		put_virtual(&body, sel, "hasSubordinates",
+		static const struct schema_attr *vt[3];
+
+		if (vt[0] == NULL) {
+			vt[0] = ab_schema_attr_findz("entryDN");
+			vt[1] = ab_schema_attr_findz("subschemaSubentry");
+			vt[2] = ab_schema_attr_findz("hasSubordinates");
+		}
+		put_virtual(&body, sel, vt[0], e->dn, types_only);
+		put_virtual(&body, sel, vt[1], SUBSCHEMA_DN, types_only);
+		put_virtual(&body, sel, vt[2],
 			    strncasecmp(e->ndn, "ou=", 3) == 0 ||
 				    strncasecmp(e->ndn, "dc=", 3) == 0
 				? "TRUE"

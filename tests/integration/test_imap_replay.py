@@ -26,7 +26,6 @@ import threading
 import time
 
 from imap_helpers import RawImap, imap_env, imap_user  # noqa: F401
-from imap_helpers import make_msg  # noqa: F401
 
 COUNT = int(os.environ.get("ROOKERY_REPLAY_COUNT", "10000"))
 BATCH = 500
