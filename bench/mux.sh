@@ -193,7 +193,7 @@ done
 echo
 echo "## IMAP logins over TLS (imaps, P-256 certificate, full handshake each), ${SECS}s or $COUNT logins per cell"
 echo
-echo "perdition here is built without TLS options, so TLS compares rookery-mux and nginx only."
+echo "TLS compares rookery-mux and nginx only (this perdition build lists no TLS options in --help)."
 echo
 echo "| clients | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | ratio rookery / nginx |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -157,10 +157,12 @@ ROUNDS=${ROUNDS:-3}
 : >"$T/cells"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-	run "$RP" rookery-plain "$PLAIN" >>"$T/cells"
-	run "$RP" rookery-sieve "$SIEVED" >>"$T/cells"
-	run "$DP" dovecot-plain "$PLAIN" >>"$T/cells"
-	run "$DP" dovecot-sieve "$SIEVED" >>"$T/cells"
+	{
+		run "$RP" rookery-plain "$PLAIN"
+		run "$RP" rookery-sieve "$SIEVED"
+		run "$DP" dovecot-plain "$PLAIN"
+		run "$DP" dovecot-sieve "$SIEVED"
+	} >>"$T/cells"
 	i=$((i + 1))
 done
 # median LABEL: the line of LABEL's median round
@@ -175,7 +177,7 @@ rs=$(median rookery-sieve)
 dn=$(median dovecot-plain)
 ds=$(median dovecot-sieve)
 
-# the script really ran: the message lands in Releases on both
+# the script really ran: the message lands in Lists on both
 rel=$(/usr/bin/python3 - "$T/rookery/control.sock" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -188,11 +190,11 @@ while not (buf.endswith(b"\n") and buf.rstrip(b"\n").rsplit(b"\n", 1)[-1][:2] in
         break
     buf += chunk
 for line in buf.decode().splitlines():
-    if line.startswith("* Releases ") or line.startswith("* INBOX "):
+    if line.startswith("* Lists ") or line.startswith("* INBOX "):
         print(line[2:].split()[0] + ":" + line.split("messages=")[1].split()[0], end=" ")
 PY
 )
-drel=$(find "$D/mail/s1@example.com" -path '*Releases*' -name 'u.*' | wc -l)
+drel=$(find "$D/mail/s1@example.com" -path "*Lists*" -name 'u.*' | wc -l)
 dinb=$(find "$D/mail/s1@example.com/mailboxes/INBOX" -name 'u.*' 2>/dev/null | wc -l)
 
 cost() {
@@ -209,4 +211,10 @@ echo "| dovecot + pigeonhole | $(kv rate "$dn") | $(kv p99_ms "$dn") | $(kv rate
 echo
 echo "rookery/dovecot with the script: $(ratio "$(kv rate "$rs")" "$(kv rate "$ds")")"
 echo "(without: $(ratio "$(kv rate "$rn")" "$(kv rate "$dn")")); goal: cost < 10%, ratio >= 1.5"
-echo "check, user s1: rookery $rel; dovecot Releases:$drel INBOX:$dinb"
+echo "check, user s1: rookery $rel; dovecot Lists:$drel INBOX:$dinb"
+for l in rookery-plain rookery-sieve dovecot-plain dovecot-sieve; do
+	printf '%s' "$l msg/s by round:"
+	grep "label=$l " "$T/cells" | tr ' ' '\n' | sed -n 's/^rate=/ /p' |
+		tr -d '\n'
+	echo
+done

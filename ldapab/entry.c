@@ -412,10 +412,10 @@ bad:
 static int attr_seen(const struct entry *e, size_t n, const struct attr *a)
 {
 	for (size_t i = 0; i < n; i++)
-		if (a->type != NULL ? e->attrs[i].type == a->type
-				    : (e->attrs[i].type == NULL &&
-				       strcasecmp(e->attrs[i].name, a->name) ==
-					   0))
+		if (a->type != NULL
+			? e->attrs[i].type == a->type
+			: (e->attrs[i].type == NULL &&
+			   strcasecmp(e->attrs[i].name, a->name) == 0))
 			return 1;
 	return 0;
 }

@@ -54,6 +54,17 @@ static unsigned cfg_uint(const struct config_section *sec, const char *key,
 	return (unsigned)v;
 }
 
+static int cfg_bool(const struct config_section *sec, const char *key,
+		    int def)
+{
+	char *err = NULL;
+	int v;
+
+	if (config_get_bool(sec, key, def, &v, &err) < 0)
+		cfg_fatal(err);
+	return v;
+}
+
 static void log_setup(const struct config_section *sec, int debug)
 {
 	enum log_level level = LOG_LEVEL_INFO;
@@ -181,6 +192,8 @@ int main(int argc, char **argv)
 	if (ldapab_init(&ab, NULL, suffix) < 0)
 		cfg_fatal("suffix is not a valid DN");
 	ab.tls_available = tls != NULL;
+	ab.allow_plaintext = cfg_bool(sec, "allow_plaintext", 0);
+	ab.auth_fail_delay_ms = cfg_uint(sec, "auth_fail_delay_ms", 1000);
 	ab.size_limit = cfg_uint(sec, "size_limit", 50000);
 	ab.time_limit = cfg_uint(sec, "time_limit", 60);
 	ab.max_pdu = cfg_uint(sec, "max_request_size", 4 * 1024 * 1024);

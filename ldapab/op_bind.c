@@ -4,7 +4,10 @@
  * Anonymous bind succeeds (Thunderbird retries a failed anonymous bind
  * forever); a name with an empty password is an unauthenticated bind,
  * refused with unwillingToPerform (RFC 4513 §5.1.2); SASL is answered
- * with authMethodNotSupported.
+ * with authMethodNotSupported.  A password is accepted only over TLS
+ * (StartTLS or LDAPS) unless allow_plaintext is set: confidentiality
+ * required otherwise (RFC 4513 §5.1.3).  A failed bind is answered after
+ * a delay that doubles with each failure on the connection.
  */
 #include <string.h>
 
@@ -16,10 +19,27 @@
 #include "session.h"
 #include "strbuf.h"
 
+#define BIND_DELAY_MAX_MS 15000
+
 static void bind_result(struct ldap_session *s, struct ldap_req *r, int code,
 			const char *diag)
 {
 	ab_resp_result(s, r, LDAP_TAG_BIND_RES, code, "", diag, NULL);
+}
+
+/* Slows the next answer down: delay, 2 x delay, 4 x ... up to 15 s. */
+static void bind_failed(struct ldap_session *s)
+{
+	unsigned ms = s->ab->auth_fail_delay_ms;
+	unsigned i;
+
+	for (i = 0; i < s->auth_failures && ms < BIND_DELAY_MAX_MS; i++)
+		ms *= 2;
+	if (ms > BIND_DELAY_MAX_MS)
+		ms = BIND_DELAY_MAX_MS;
+	s->auth_failures++;
+	if (s->io.delay != NULL)
+		s->io.delay(s->io.ctx, ms);
 }
 
 void ab_op_bind(struct ldap_session *s, struct ldap_req *r, struct ber_dec *d)
@@ -67,8 +87,14 @@ void ab_op_bind(struct ldap_session *s, struct ldap_req *r, struct ber_dec *d)
 			    "not allowed");
 		return;
 	}
+	if (!s->ab->allow_plaintext && !s->io.is_tls(s->io.ctx)) {
+		bind_result(s, r, LDAP_R_CONFIDENTIALITY_REQUIRED,
+			    "passwords only over TLS: use StartTLS or LDAPS");
+		return;
+	}
 	if (ab_auth_bind_name(name.bv_val, name.bv_len, s->ab->suffix_ndn,
 			      bname, sizeof(bname)) < 0) {
+		bind_failed(s);
 		bind_result(s, r, LDAP_R_INVALID_CREDENTIALS, "");
 		return;
 	}
@@ -80,9 +106,11 @@ void ab_op_bind(struct ldap_session *s, struct ldap_req *r, struct ber_dec *d)
 	log_info("event=bind session=%s user=%s ok=%d", s->id,
 		 log_q(q, sizeof(q), bname), rc);
 	if (rc == 0) {
+		bind_failed(s);
 		bind_result(s, r, LDAP_R_INVALID_CREDENTIALS, "");
 		return;
 	}
+	s->auth_failures = 0;
 	s->bound = 1;
 	s->who = p;
 	bind_result(s, r, LDAP_R_SUCCESS, "");

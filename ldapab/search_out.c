@@ -168,8 +168,7 @@ void ab_search_send_entry(struct ldap_session *s, const struct ldap_req *r,
 		struct attr *a = &e->attrs[i];
 
 		if (ab_attr_sel_wants(sel, a->type, a->name))
-			put_attr(&body, a->name, a->vals, a->nvals,
-				 types_only);
+			put_attr(&body, a->name, a->vals, a->nvals, types_only);
 	}
 	if (!is_special) {
 		/* Virtual operational attributes (RFC 4512 §3.4, RFC 5020). */

@@ -25,6 +25,8 @@ struct ldapab {
 	unsigned size_limit; /* server cap on entries per search */
 	unsigned time_limit; /* server cap in seconds */
 	int tls_available;   /* StartTLS can be offered */
+	int allow_plaintext; /* simple binds with a password without TLS */
+	unsigned auth_fail_delay_ms; /* first delay after a failed bind */
 };
 
 /* The I/O side of a session (server.c, or a test harness). */
@@ -35,6 +37,9 @@ struct session_io {
 	/* Flush and close (after Unbind or a protocol error). */
 	void (*close)(void *ctx);
 	int (*is_tls)(void *ctx);
+	/* Holds the responses that follow, and further requests, for ms
+	 * milliseconds (slowing down password guessing); may be NULL. */
+	void (*delay)(void *ctx, unsigned ms);
 	void *ctx;
 };
 
@@ -49,6 +54,7 @@ struct ldap_session {
 	int closing;		   /* no more requests are processed */
 	struct paged_state *paged; /* one outstanding paged search */
 	unsigned long requests;
+	unsigned auth_failures;	   /* failed binds on this connection */
 };
 
 /* A decoded request envelope (RFC 4511 §4.1.1 and §4.1.11). */

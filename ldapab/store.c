@@ -265,8 +265,7 @@ void ab_store_reader_close(struct store_reader **rp)
 }
 
 /* The current key against key (memcmp order, as the B-tree sorts). */
-static int reader_cmp(const struct store_reader *r, const char *key,
-		      size_t len)
+static int reader_cmp(const struct store_reader *r, const char *key, size_t len)
 {
 	size_t n = r->k.size < len ? r->k.size : len;
 	int c = memcmp(r->k.data, key, n);

@@ -60,6 +60,11 @@ class LdapServer:
                  "listen = ldap 127.0.0.1:%d" % self.port,
                  "listen = ldaps 127.0.0.1:%d tls" % self.ldaps_port,
                  "tls_cert = " + tls_cert[0], "tls_key = " + tls_cert[1]]
+        # Most tests bind over plain ldap:// and try wrong passwords on
+        # purpose: allow that and skip the failure delay unless a test
+        # asks (test_security.py checks both defaults' effects).
+        settings = dict({"allow_plaintext": "yes",
+                         "auth_fail_delay_ms": "0"}, **settings)
         lines += ["%s = %s" % kv for kv in settings.items()]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")

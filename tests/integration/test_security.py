@@ -685,12 +685,6 @@ def test_ldapab_log_lines(ldap_srv):
     assert "Wrong-Pw-9" not in text
 
 
-@pytest.mark.xfail(reason="ldapab/op_bind.c accepts a simple bind with a "
-                   "password on a plain link; it does not read "
-                   "allow_plaintext (default no) and should answer 13 "
-                   "confidentialityRequired before StartTLS "
-                   "(RFC 4513).  ldapab/ is being edited by "
-                   "its owner.", strict=True)
 def test_ldapab_refuses_plaintext_bind_before_tls(tls_cert):
     from test_ldapab_support import finish_server, make_server
     srv = make_server(tls_cert, allow_plaintext="no")
@@ -703,10 +697,6 @@ def test_ldapab_refuses_plaintext_bind_before_tls(tls_cert):
         finish_server(srv)
 
 
-@pytest.mark.xfail(reason="ldapab/op_bind.c answers a failed bind at "
-                   "once: no auth_fail_delay_ms, no growing delay, so "
-                   "passwords can be guessed at full speed.  ldapab/ is "
-                   "being edited by its owner.", strict=True)
 def test_ldapab_bind_failure_delay(tls_cert):
     from test_ldapab_support import RawClient, finish_server, make_server, \
         simple_bind, bind_dn
