@@ -58,7 +58,7 @@ struct ms_pool {
 	unsigned nthreads;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct ms_delivery *todo_head, **todo_tail;
+	struct ms_delivery *queue_head, **queue_tail;
 	struct ms_delivery *done_head, **done_tail;
 	int stop;
 	struct net_async *async;

@@ -14,8 +14,8 @@
 void ms_pool_submit(struct mstore *ms, struct ms_delivery *d)
 {
 	pthread_mutex_lock(&ms->pool.mu);
-	*ms->pool.todo_tail = d;
-	ms->pool.todo_tail = &d->next;
+	*ms->pool.queue_tail = d;
+	ms->pool.queue_tail = &d->next;
 	pthread_cond_signal(&ms->pool.cv);
 	pthread_mutex_unlock(&ms->pool.mu);
 }
@@ -29,14 +29,14 @@ static void *pool_main(void *arg)
 	for (;;) {
 		struct ms_delivery *d;
 
-		while (p->todo_head == NULL && !p->stop)
+		while (p->queue_head == NULL && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->todo_head == NULL && p->stop)
+		if (p->queue_head == NULL && p->stop)
 			break;
-		d = p->todo_head;
-		p->todo_head = d->next;
-		if (p->todo_head == NULL)
-			p->todo_tail = &p->todo_head;
+		d = p->queue_head;
+		p->queue_head = d->next;
+		if (p->queue_head == NULL)
+			p->queue_tail = &p->queue_head;
 		d->next = NULL;
 		pthread_mutex_unlock(&p->mu);
 
@@ -77,8 +77,8 @@ int ms_pool_start(struct mstore *ms, char **err_r)
 
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->todo_head = NULL;
-	p->todo_tail = &p->todo_head;
+	p->queue_head = NULL;
+	p->queue_tail = &p->queue_head;
 	p->done_head = NULL;
 	p->done_tail = &p->done_head;
 	p->stop = 0;
