@@ -51,6 +51,8 @@ enum pop3_state {
  * (RFC 1939 section 3: the autologout timer is at least 10 minutes). */
 #define POP3_STALL_MS (600 * 1000)
 
+struct pop3_quit_wait;
+
 struct pop3_session {
 	struct conn *c;
 	struct store *st;
@@ -76,7 +78,13 @@ struct pop3_session {
 	unsigned paused; /* pop3_pause() depth */
 	int flow_paused; /* waiting for queued replies to drain */
 	int closing;	 /* QUIT/fatal: no more commands */
+	struct pop3_quit_wait *quit_wait; /* QUIT waiting for durability */
 };
+
+/* --- pop3_cmd.c ---------------------------------------------------------- */
+
+/* The session is going away: a pending QUIT reply must not touch it. */
+void pop3_quit_wait_cancel(struct pop3_session *s);
 
 /* --- pop3_session.c ----------------------------------------------------- */
 

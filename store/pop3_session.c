@@ -291,8 +291,9 @@ static void pop3_shutdown(struct conn *c)
 		return;
 	s->closing = 1;
 	/* In the middle of RETR a goodbye line would land inside the
-	 * message: the client sees the missing terminator instead. */
-	if (s->stream == NULL)
+	 * message: the client sees the missing terminator instead.  A QUIT
+	 * waiting for its deletions to reach the disk answers by itself. */
+	if (s->stream == NULL && s->quit_wait == NULL)
 		pop3_err(s, "SYS/TEMP", "Server shutting down.");
 }
 
@@ -322,6 +323,7 @@ static void pop3_close(struct conn *c, const char *reason)
 	log_info("event=pop3_disconnect session=%s reason=%s state=%s",
 		 conn_id(c), reason, pop3_state_name(s->state));
 	conn_on_drain(c, 0, NULL);
+	pop3_quit_wait_cancel(s);
 	net_timer_free(&s->stall_timer);
 	pop3_stream_free(&s->stream);
 	/* Without QUIT nothing is expunged (RFC 1939 section 6). */

@@ -282,6 +282,25 @@ def test_dele_quit_expunges(env, alice):
     p.quit()
 
 
+def test_quit_ok_means_deletions_are_durable(env, alice):
+    """+OK to QUIT comes only after the expunge is on disk: a SIGKILL the
+    moment the client has it must not bring the messages back."""
+    user, pw = alice
+    for round_ in range(3):
+        for i in range(4):
+            env.deliver(user, make_msg("k%d-%d" % (round_, i), ["body"]))
+        p = pop_login(env, user, pw)
+        count = p.stat()[0]
+        for n in range(1, count + 1):
+            p.dele(n)
+        assert p.quit().startswith(b"+OK")
+        env.st.kill()
+        env.st.start()
+        p = pop_login(env, user, pw)
+        assert p.stat()[0] == 0, "round %d: deleted mail came back" % round_
+        p.quit()
+
+
 def test_rset_undeletes(env, alice):
     user, pw = alice
     for i in range(2):
