@@ -54,6 +54,8 @@ suffix = $SUFFIX
 data_dir = $W/ab
 listen = ldap 127.0.0.1:$P1
 log_level = warn
+# Both servers are measured over plain LDAP on loopback, as slapd allows.
+allow_plaintext = yes
 CONF
 $AB -c "$W/rookery.conf" add-mailbox alice@example.com --account example
 echo demo | $AB -c "$W/rookery.conf" passwd alice@example.com
