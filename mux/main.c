@@ -8,7 +8,6 @@
  * clients, client side for stores) and SASL, opens the directory, binds
  * every "listen" line, drops root and runs the loop until SIGTERM.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "net.h"
 #include "sasl.h"
@@ -55,50 +55,7 @@ static void usage(FILE *f)
 		"  -h, --help          this text\n");
 }
 
-struct mux_opts {
-	const char *config;
-	const char *name;
-	int debug;
-};
-
-static void parse_args(int argc, char **argv, struct mux_opts *o)
-{
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"name", required_argument, NULL, 'n'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "c:n:dh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'n':
-			o->name = optarg;
-			break;
-		case 'd':
-			o->debug = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
-		}
-	}
-	if (optind != argc || o->config == NULL) {
-		usage(stderr);
-		exit(2);
-	}
-}
-
-static void log_setup(struct mux *m, const struct mux_opts *o)
+static void log_setup(struct mux *m, const struct daemon_opts *o)
 {
 	enum log_level level = LOG_LEVEL_INFO;
 	const char *lvl = config_get(m->sec, "log_level", "info");
@@ -168,14 +125,14 @@ static void listen_all(struct mux *m)
 
 int main(int argc, char **argv)
 {
-	struct mux_opts o;
+	struct daemon_opts o;
 	struct mux m;
 	struct net_params np;
 	struct ssl_ctx_st *tls_ctx;
 	char *err = NULL;
 	long long maxconn;
 
-	parse_args(argc, argv, &o);
+	daemon_parse_args(argc, argv, 0, usage, &o);
 	log_init("rookery-mux", 0, LOG_LEVEL_INFO);
 	memset(&m, 0, sizeof(m));
 	if (config_load(o.config, &m.cfg, &err) < 0)

@@ -277,4 +277,11 @@ int ms_pool_start(struct mstore *ms, char **err_r);
 void ms_pool_submit(struct mstore *ms, struct ms_delivery *d);
 void ms_pool_stop(struct mstore *ms);
 
+/*
+ * Ids of user's mailboxes (user normalised), from the name index, in name
+ * order; txn may be NULL.  free() *ids_r.  0 or a BDB error code.
+ */
+int ms_user_mbox_ids(struct mstore *ms, DB_TXN *txn, const char *user,
+		     uint32_t **ids_r, size_t *n_r);
+
 #endif

@@ -747,9 +747,6 @@ enum mstore_err mstore_mailbox_list(struct mstore *ms, const char *user,
 {
 	struct mstore_mailbox *mbs = NULL;
 	char u[MSTORE_USER_MAX + 1];
-	struct strbuf prefix;
-	DBC *cur = NULL;
-	DBT k = {0}, v = {0};
 	uint32_t *ids = NULL;
 	size_t n = 0, nids = 0;
 	int ret;
@@ -758,37 +755,17 @@ enum mstore_err mstore_mailbox_list(struct mstore *ms, const char *user,
 	*n_r = 0;
 	if (ms_user_norm(user, u) < 0)
 		return MSTORE_E_NOUSER;
-	strbuf_init(&prefix);
-	ms_key_user_name(&prefix, u, NULL);
-	ret = ms->mbnames->cursor(ms->mbnames, NULL, &cur, 0);
-	if (ret != 0)
-		goto fail;
-	k.flags = DB_DBT_REALLOC;
-	k.data = xmalloc(prefix.len);
-	memcpy(k.data, prefix.data, prefix.len);
-	k.size = (u_int32_t)prefix.len;
-	v.flags = DB_DBT_REALLOC;
-	ret = cur->get(cur, &k, &v, DB_SET_RANGE);
-	while (ret == 0 && k.size >= prefix.len &&
-	       memcmp(k.data, prefix.data, prefix.len) == 0) {
-		if (v.size == 4) {
-			ids = xrealloc(ids, (nids + 1) * sizeof(*ids));
-			ids[nids++] = ms_get_be32(v.data);
-		}
-		ret = cur->get(cur, &k, &v, DB_NEXT);
+	ret = ms_user_mbox_ids(ms, NULL, u, &ids, &nids);
+	if (ret != 0) {
+		log_warnx("event=mstore_mailbox_list error=\"%s\"",
+			  db_error(ret));
+		return MSTORE_E_TEMP;
 	}
-	free(k.data);
-	free(v.data);
-	cur->close(cur);
-	if (ret != 0 && ret != DB_NOTFOUND)
-		goto fail;
-	/* cursor closed: now read the records */
 	mbs = xcalloc(nids ? nids : 1, sizeof(*mbs));
 	for (size_t i = 0; i < nids; i++)
 		if (ms_mbox_read(ms, NULL, ids[i], 0, &mbs[n]) == 0)
 			n++;
 	free(ids);
-	strbuf_free(&prefix);
 	if (n > 1)
 		qsort(mbs, n, sizeof(*mbs), mbox_cmp);
 	if (n == 0) {
@@ -798,10 +775,4 @@ enum mstore_err mstore_mailbox_list(struct mstore *ms, const char *user,
 	*mbs_r = mbs;
 	*n_r = n;
 	return MSTORE_OK;
-
-fail:
-	free(ids);
-	strbuf_free(&prefix);
-	log_warnx("event=mstore_mailbox_list error=\"%s\"", db_error(ret));
-	return MSTORE_E_TEMP;
 }

@@ -117,8 +117,8 @@ static int ms_del_prefix(DB *db, DB_TXN *txn, const void *prefix, size_t plen)
 	return ret == DB_NOTFOUND ? 0 : ret;
 }
 
-/* Ids of user's mailboxes (from the name index). */
-static int ms_user_mbox_ids(struct mstore *ms, DB_TXN *txn, const char *user,
+/* Ids of user's mailboxes (from the name index); mailstore_int.h. */
+int ms_user_mbox_ids(struct mstore *ms, DB_TXN *txn, const char *user,
 			    uint32_t **ids_r, size_t *n_r)
 {
 	struct strbuf prefix;

@@ -10,13 +10,13 @@
  * or to syslog with "log = syslog".
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "mailstore.h"
 #include "net.h"
@@ -67,50 +67,7 @@ static void usage(FILE *f)
 	       "deliveries in flight finish.  SIGHUP: reload.\n");
 }
 
-struct store_opts {
-	const char *config;
-	const char *name;
-	int debug;
-};
-
-static void store_parse_args(int argc, char **argv, struct store_opts *o)
-{
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"name", required_argument, NULL, 'n'},
-	    {"debug", no_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "c:n:dh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'n':
-			o->name = optarg;
-			break;
-		case 'd':
-			o->debug = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
-		}
-	}
-	if (optind != argc || o->config == NULL || o->name == NULL) {
-		usage(stderr);
-		exit(2);
-	}
-}
-
-static void store_log_setup(struct store *st, const struct store_opts *o)
+static void store_log_setup(struct store *st, const struct daemon_opts *o)
 {
 	enum log_level level = LOG_LEVEL_INFO;
 	const char *lvl = config_get(st->sec, "log_level", "info");
@@ -287,7 +244,7 @@ static void store_on_reload(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct store_opts o;
+	struct daemon_opts o;
 	struct store st;
 	struct config *cfg = NULL;
 	struct net_params np;
@@ -295,7 +252,7 @@ int main(int argc, char **argv)
 	char *err = NULL;
 	long long maxconn;
 
-	store_parse_args(argc, argv, &o);
+	daemon_parse_args(argc, argv, 1, usage, &o);
 	log_init("rookery-store", 0, LOG_LEVEL_INFO);
 	if (config_load(o.config, &cfg, &err) < 0)
 		fatalx("event=config_error error=\"%s\"", err);
