@@ -80,6 +80,18 @@ void ms_msg_encode(const struct mstore_msg *m, uint8_t out[MS_MSG_REC_LEN])
 	}
 }
 
+/* The modseq of an encoded message record, without decoding the rest (the
+ * modseq index's key extractor runs on every write). */
+int ms_msg_peek_modseq(const void *buf, size_t len, uint64_t *modseq_r)
+{
+	const uint8_t *p = buf;
+
+	if (len != MS_MSG_REC_LEN || p[0] != MS_REC_VERSION)
+		return -1;
+	*modseq_r = ms_get_be64(p + 1 + 4 + 4 + 8);
+	return 0;
+}
+
 int ms_msg_decode(const void *buf, size_t len, struct mstore_msg *m_r)
 {
 	static const char hex[] = "0123456789abcdef";

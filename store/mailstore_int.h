@@ -72,6 +72,10 @@ struct mstore {
 
 	DB *meta, *users, *mboxes, *mbnames, *msgs, *mime, *tombs, *keywords,
 	    *acl, *seen, *subs, *quota, *changes;
+	/* Secondary indexes (mailbox, modseq, uid) of msgs and tombs, kept
+	 * by Berkeley DB itself (DB->associate): "what changed since modseq
+	 * M" costs the changes, not the mailbox (mailstore_modseq.c). */
+	DB *msgs_bymod, *tombs_bymod;
 
 	/* Rows written by the transaction being run; hooks after commit. */
 	struct mstore_change *pend;
@@ -113,6 +117,9 @@ uint64_t ms_get_be64(const uint8_t *p);
 
 void ms_msg_encode(const struct mstore_msg *m, uint8_t out[MS_MSG_REC_LEN]);
 int ms_msg_decode(const void *buf, size_t len, struct mstore_msg *m_r);
+int ms_msg_peek_modseq(const void *buf, size_t len, uint64_t *modseq_r);
+/* mailstore_modseq.c: the (mailbox, modseq, uid) indexes */
+int ms_modseq_open(struct mstore *ms, char **err_r);
 void ms_mbox_encode(const struct mstore_mailbox *mb, struct strbuf *out);
 int ms_mbox_decode(const void *buf, size_t len, struct mstore_mailbox *mb_r);
 void ms_change_encode(const struct mstore_change *ch, struct strbuf *out);

@@ -21,11 +21,11 @@
 
 /*
  * One cursor pass with bulk reads (DB_MULTIPLE_KEY): a 100,000-message
- * mailbox lists in a few tens of milliseconds.
+ * mailbox lists in a few tens of milliseconds.  What changed since a
+ * modseq comes from the modseq index instead (mailstore_modseq.c).
  */
-static enum mstore_err msg_scan(struct mstore *ms, uint32_t mbox,
-				uint64_t since, struct mstore_msg **msgs_r,
-				size_t *n_r)
+enum mstore_err mstore_msg_list(struct mstore *ms, uint32_t mbox,
+				struct mstore_msg **msgs_r, size_t *n_r)
 {
 	const size_t bulk = 1024 * 1024;
 	struct mstore_msg *out = NULL;
@@ -66,7 +66,7 @@ static enum mstore_err msg_scan(struct mstore *ms, uint32_t mbox,
 				done = 1;
 				break;
 			}
-			if (ms_msg_decode(vd, vl, &m) < 0 || m.modseq <= since)
+			if (ms_msg_decode(vd, vl, &m) < 0)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 256;
@@ -88,19 +88,6 @@ fail:
 	log_warnx("event=mstore_msg_list mailbox=%08x error=\"%s\"", mbox,
 		  db_error(ret));
 	return MSTORE_E_TEMP;
-}
-
-enum mstore_err mstore_msg_list(struct mstore *ms, uint32_t mailbox_id,
-				struct mstore_msg **msgs_r, size_t *n_r)
-{
-	return msg_scan(ms, mailbox_id, 0, msgs_r, n_r);
-}
-
-enum mstore_err mstore_msg_list_changed(struct mstore *ms, uint32_t mailbox_id,
-					uint64_t since,
-					struct mstore_msg **msgs_r, size_t *n_r)
-{
-	return msg_scan(ms, mailbox_id, since, msgs_r, n_r);
 }
 
 int ms_msg_read(struct mstore *ms, DB_TXN *txn, uint32_t mbox, uint32_t uid,
@@ -666,49 +653,4 @@ enum mstore_err mstore_expunge(struct mstore *ms, uint32_t mailbox_id,
 		free(done);
 	}
 	return err;
-}
-
-enum mstore_err mstore_tombstones(struct mstore *ms, uint32_t mailbox_id,
-				  uint64_t since, uint32_t **uids_r,
-				  size_t *n_r)
-{
-	uint32_t *out = NULL;
-	size_t n = 0, cap = 0;
-	uint8_t key[8], val[8];
-	DBC *cur = NULL;
-	DBT k = {0}, v = {0};
-	int ret;
-
-	*uids_r = NULL;
-	*n_r = 0;
-	ret = ms->tombs->cursor(ms->tombs, NULL, &cur, 0);
-	if (ret != 0)
-		return MSTORE_E_TEMP;
-	ms_key_msg(key, mailbox_id, 0);
-	k.data = key;
-	k.size = 8;
-	k.ulen = 8;
-	k.flags = DB_DBT_USERMEM;
-	v.data = val;
-	v.ulen = 8;
-	v.flags = DB_DBT_USERMEM;
-	ret = cur->get(cur, &k, &v, DB_SET_RANGE);
-	while (ret == 0 && k.size == 8 && ms_get_be32(key) == mailbox_id) {
-		if (v.size == 8 && ms_get_be64(val) > since) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				out = xrealloc(out, cap * sizeof(*out));
-			}
-			out[n++] = ms_get_be32(key + 4);
-		}
-		ret = cur->get(cur, &k, &v, DB_NEXT);
-	}
-	cur->close(cur);
-	if (ret != DB_NOTFOUND) {
-		free(out);
-		return MSTORE_E_TEMP;
-	}
-	*uids_r = out;
-	*n_r = n;
-	return MSTORE_OK;
 }

@@ -430,7 +430,7 @@ int mstore_open(const char *data_dir, const struct mstore_params *p,
 	dp.remove_old_logs = 1;
 	if (db_env_open(ms->db_dir, &dp, &ms->env, err_r) < 0)
 		goto fail;
-	if (ms_tables_open(ms, err_r) < 0)
+	if (ms_tables_open(ms, err_r) < 0 || ms_modseq_open(ms, err_r) < 0)
 		goto fail;
 	ms_startup_cleanup(ms);
 	*ms_r = ms;
