@@ -50,7 +50,7 @@ int store_config_mstore_params(const struct config_section *sec,
 	long long n;
 
 	memset(p, 0, sizeof(*p));
-	if (store_config_uint(sec, "cache_mb", 0, 65536, &p->cache_mb, err_r) <
+	if (store_config_uint(sec, "cache_mb", 256, 65536, &p->cache_mb, err_r) <
 		0 ||
 	    store_config_uint(sec, "fsync_threads", 0, 64, &p->fsync_threads,
 			      err_r) < 0)
