@@ -698,10 +698,12 @@ int mime_parse(const char *data, size_t len, struct mime_message **msg_r)
 	return 0;
 }
 
-static void brief_free(struct mime_addr_brief *b)
+/* Frees s unless it lives in the message's arena (mime_serial.c). */
+static void str_free(const struct mime_message *m, char *s)
 {
-	free(b->name);
-	free(b->addr);
+	if (s != NULL &&
+	    (m->arena == NULL || s < m->arena || s >= m->arena + m->arena_len))
+		free(s);
 }
 
 void mime_message_free(struct mime_message **msg)
@@ -714,24 +716,28 @@ void mime_message_free(struct mime_message **msg)
 	for (i = 0; i < m->nparts; i++) {
 		struct mime_part *part = &m->parts[i];
 
-		free(part->section);
-		free(part->type);
-		free(part->subtype);
-		free(part->charset);
-		free(part->encoding);
+		str_free(m, part->section);
+		str_free(m, part->type);
+		str_free(m, part->subtype);
+		str_free(m, part->charset);
+		str_free(m, part->encoding);
 	}
 	free(m->parts);
-	free(m->envelope);
-	free(m->bodystructure);
-	free(m->body);
-	free(m->subject);
-	free(m->base_subject);
-	brief_free(&m->from);
-	brief_free(&m->to);
-	brief_free(&m->cc);
-	free(m->message_id);
-	free(m->in_reply_to);
-	free(m->references);
+	str_free(m, m->envelope);
+	str_free(m, m->bodystructure);
+	str_free(m, m->body);
+	str_free(m, m->subject);
+	str_free(m, m->base_subject);
+	str_free(m, m->from.name);
+	str_free(m, m->from.addr);
+	str_free(m, m->to.name);
+	str_free(m, m->to.addr);
+	str_free(m, m->cc.name);
+	str_free(m, m->cc.addr);
+	str_free(m, m->message_id);
+	str_free(m, m->in_reply_to);
+	str_free(m, m->references);
+	free(m->arena);
 	free(m);
 	*msg = NULL;
 }

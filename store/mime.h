@@ -133,6 +133,12 @@ struct mime_message {
 	char *message_id;
 	char *in_reply_to;
 	char *references;
+	/* A message read back by mime_deserialize() keeps its strings in one
+	 * block (the type, subtype, ... of every part too): FETCH ENVELOPE of
+	 * 100,000 messages would otherwise make 2 million small allocations.
+	 * mime_message_free() frees only strings outside it. */
+	char *arena;
+	size_t arena_len;
 };
 
 /*

@@ -109,6 +109,8 @@ struct reader {
 	const unsigned char *p;
 	size_t left;
 	int bad;
+	char *arena; /* strings go here, NUL-terminated */
+	size_t used, cap;
 };
 
 static uint64_t get_varint(struct reader *r)
@@ -164,7 +166,17 @@ static char *get_str(struct reader *r, int required)
 		r->bad = 1;
 		return NULL;
 	}
-	s = xstrndup((const char *)r->p, (size_t)n);
+	/* n + 1 <= the bytes the string took in the record (n plus at
+	 * least one of length), so an arena of the record's size holds
+	 * every string */
+	if (n + 1 > r->cap - r->used) {
+		r->bad = 1;
+		return NULL;
+	}
+	s = r->arena + r->used;
+	memcpy(s, r->p, (size_t)n);
+	s[n] = '\0';
+	r->used += (size_t)n + 1;
 	r->p += n;
 	r->left -= (size_t)n;
 	return s;
@@ -220,7 +232,7 @@ static int read_part(struct reader *r, struct mime_message *m, unsigned int i,
 
 int mime_deserialize(const void *buf, size_t len, struct mime_message **m_r)
 {
-	struct reader r = {buf, len, 0};
+	struct reader r = {buf, len, 0, NULL, 0, 0};
 	struct mime_message *m;
 	char **fields[NSTRINGS];
 	unsigned char *depth;
@@ -234,6 +246,8 @@ int mime_deserialize(const void *buf, size_t len, struct mime_message **m_r)
 	r.p += 4;
 	r.left -= 4;
 	m = xcalloc(1, sizeof(*m));
+	m->arena = r.arena = xmalloc(len);
+	m->arena_len = r.cap = len;
 	m->size = get_size(&r, MIME_MAX_MESSAGE_SIZE);
 	m->flags =
 	    (uint32_t)get_size(&r, MIME_MESSAGE_LIMITED | MIME_MESSAGE_HAS_NUL |
