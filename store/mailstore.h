@@ -99,6 +99,8 @@ struct mstore_params {
 	unsigned fsync_threads;		 /* spool fsync workers; 0 = 8 */
 	uint64_t default_quota_bytes;	 /* for new users; 0 = unlimited */
 	uint64_t default_quota_messages; /* for new users; 0 = unlimited */
+	/* Change-log rows older than this are deleted (0 = kept forever). */
+	unsigned long long changelog_keep_secs;
 };
 
 /*
@@ -564,6 +566,15 @@ enum mstore_err mstore_changes_read(struct mstore *ms, uint64_t after,
 				    size_t *n_r, uint64_t *last_seq_r);
 /* Deletes rows with seq <= upto (replication acknowledged them). */
 enum mstore_err mstore_changes_trim(struct mstore *ms, uint64_t upto);
+/*
+ * Retention: deletes the oldest rows with time < before, up to max_batches
+ * transactions of 1,000 rows (so a long backlog goes in short steps).
+ * *more_r: rows older than before are left.  The store runs it from a
+ * timer (mstore_params.changelog_keep_secs).
+ */
+enum mstore_err mstore_changes_expire(struct mstore *ms, int64_t before,
+				      unsigned max_batches,
+				      unsigned long *deleted_r, int *more_r);
 uint64_t mstore_changes_last_seq(struct mstore *ms);
 
 typedef void mstore_change_fn(void *arg, const struct mstore_change *ch);

@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "net.h"
 
 const char *mstore_change_kind_name(enum mstore_change_kind kind)
 {
@@ -233,8 +234,10 @@ fail:
 
 struct trim_ctx {
 	struct mstore *ms;
-	uint64_t upto;
+	uint64_t upto;	/* rows with seq <= upto */
+	int64_t before; /* and, when not 0, time < before */
 	int more;
+	unsigned long deleted;
 };
 
 /* Deletes up to 1000 rows per transaction (lock table limits). */
@@ -254,9 +257,16 @@ static int trim_fn(DB_TXN *txn, void *arg)
 	k.data = key;
 	k.ulen = 8;
 	k.flags = DB_DBT_USERMEM;
-	v.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+	v.flags = DB_DBT_REALLOC;
 	ret = cur->get(cur, &k, &v, DB_FIRST | DB_RMW);
 	while (ret == 0 && ms_get_be64(key) <= c->upto) {
+		struct mstore_change ch;
+
+		/* a row that does not decode is garbage either way */
+		if (c->before != 0 &&
+		    ms_change_decode(v.data, v.size, &ch) == 0 &&
+		    ch.time >= c->before)
+			break;
 		ret = cur->del(cur, 0);
 		if (ret != 0)
 			break;
@@ -266,13 +276,18 @@ static int trim_fn(DB_TXN *txn, void *arg)
 		}
 		ret = cur->get(cur, &k, &v, DB_NEXT | DB_RMW);
 	}
+	free(v.data);
 	cur->close(cur);
-	return ret == DB_NOTFOUND ? 0 : ret;
+	if (ret == 0 || ret == DB_NOTFOUND) {
+		c->deleted += n;
+		return 0;
+	}
+	return ret;
 }
 
 enum mstore_err mstore_changes_trim(struct mstore *ms, uint64_t upto)
 {
-	struct trim_ctx c = {ms, upto, 0};
+	struct trim_ctx c = {ms, upto, 0, 0, 0};
 	enum mstore_err err;
 
 	do {
@@ -280,6 +295,28 @@ enum mstore_err mstore_changes_trim(struct mstore *ms, uint64_t upto)
 			return err;
 	} while (c.more);
 	return MSTORE_OK;
+}
+
+enum mstore_err mstore_changes_expire(struct mstore *ms, int64_t before,
+				      unsigned max_batches,
+				      unsigned long *deleted_r, int *more_r)
+{
+	struct trim_ctx c = {ms, UINT64_MAX, before, 0, 0};
+	enum mstore_err err = MSTORE_OK;
+	unsigned i = 0;
+
+	*deleted_r = 0;
+	*more_r = 0;
+	if (before <= 0)
+		return MSTORE_OK;
+	do {
+		if (ms_txn(ms, "changes_expire", trim_fn, &c, &err) !=
+		    MSTORE_OK)
+			break;
+	} while (c.more && ++i < max_batches);
+	*deleted_r = c.deleted;
+	*more_r = c.more;
+	return err;
 }
 
 struct note_ctx {
@@ -313,4 +350,53 @@ enum mstore_err mstore_note_change(struct mstore *ms,
 struct db_env *mstore_db_env(struct mstore *ms)
 {
 	return ms->env;
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+/*
+ * Without a replica reading the log, nothing else would ever delete a
+ * row: every change of every message stays forever.  A timer deletes rows
+ * older than changelog_keep, ten transactions of 1,000 rows per tick so
+ * the event loop is never held long, ticking again at once while a
+ * backlog is left.
+ */
+static unsigned expire_interval_ms(const struct mstore *ms)
+{
+	unsigned long long ms_ = ms->p.changelog_keep_secs * 1000ull / 2;
+
+	if (ms_ < 1000)
+		return 1000;
+	return ms_ > 3600000 ? 3600000 : (unsigned)ms_;
+}
+
+static void expire_tick(void *arg)
+{
+	struct mstore *ms = arg;
+	int64_t before = (int64_t)time(NULL) - (int64_t)ms->p.changelog_keep_secs;
+	unsigned long deleted = 0;
+	int more = 0;
+
+	if (mstore_changes_expire(ms, before, 10, &deleted, &more) ==
+		MSTORE_OK &&
+	    deleted > 0)
+		log_info("event=changelog_expired rows=%lu keep_secs=%llu "
+			 "more=%s",
+			 deleted, ms->p.changelog_keep_secs, more ? "yes" : "no");
+	net_timer_start(ms->expire_timer, more ? 100 : expire_interval_ms(ms),
+			0);
+}
+
+void ms_expire_start(struct mstore *ms)
+{
+	if (ms->p.changelog_keep_secs == 0 || ms->net == NULL ||
+	    ms->expire_timer != NULL)
+		return;
+	ms->expire_timer = net_timer_new(ms->net, expire_tick, ms);
+	net_timer_start(ms->expire_timer, expire_interval_ms(ms), 0);
+}
+
+void ms_expire_stop(struct mstore *ms)
+{
+	net_timer_free(&ms->expire_timer);
 }

@@ -38,6 +38,7 @@
 #include "strbuf.h"
 
 struct db_env;
+struct net_timer;
 struct net_async;
 struct ms_delivery;
 
@@ -76,6 +77,8 @@ struct mstore {
 	 * by Berkeley DB itself (DB->associate): "what changed since modseq
 	 * M" costs the changes, not the mailbox (mailstore_modseq.c). */
 	DB *msgs_bymod, *tombs_bymod;
+	/* change-log retention (mailstore_changelog.c) */
+	struct net_timer *expire_timer;
 
 	/* Rows written by the transaction being run; hooks after commit. */
 	struct mstore_change *pend;
@@ -281,6 +284,8 @@ void ms_deliver_commit(struct ms_delivery *d);
 
 void ms_startup_cleanup(struct mstore *ms);
 int ms_pool_start(struct mstore *ms, char **err_r);
+void ms_expire_start(struct mstore *ms);
+void ms_expire_stop(struct mstore *ms);
 void ms_pool_submit(struct mstore *ms, struct ms_delivery *d);
 void ms_pool_stop(struct mstore *ms);
 

@@ -450,6 +450,7 @@ int mstore_attach_loop(struct mstore *ms, struct net *n, char **err_r)
 		ms->net = NULL;
 		return -1;
 	}
+	ms_expire_start(ms);
 	return 0;
 }
 
@@ -460,6 +461,7 @@ void mstore_close(struct mstore **msp)
 	if (ms == NULL)
 		return;
 	*msp = NULL;
+	ms_expire_stop(ms);
 	ms_pool_stop(ms);
 	if (ms->in_flight > 0)
 		log_warnx("event=mstore_close deliveries_in_flight=%u",

@@ -55,6 +55,14 @@ int store_config_mstore_params(const struct config_section *sec,
 	    store_config_uint(sec, "fsync_threads", 0, 64, &p->fsync_threads,
 			      err_r) < 0)
 		return -1;
+	{
+		unsigned keep;
+
+		if (config_get_duration(sec, "changelog_keep", 7 * 86400, &keep,
+					err_r) < 0)
+			return -1;
+		p->changelog_keep_secs = keep;
+	}
 	if (config_get_size(sec, "default_quota", 0, &q, err_r) < 0)
 		return -1;
 	p->default_quota_bytes = q;

@@ -999,6 +999,52 @@ static void second_hook(void *arg, const struct mstore_change *ch)
 	r->last_seq = ch->seq;
 }
 
+/* Retention: rows older than the cut go, newer ones stay, in order. */
+static void test_changelog_expire(void **state)
+{
+	char *dir = new_dir();
+	struct mstore *ms = open_ms(dir);
+	struct mstore_change *ch;
+	unsigned long deleted;
+	int more;
+	size_t n;
+	uint64_t last;
+
+	(void)state;
+	assert_int_equal(mstore_user_create(ms, "u@x"), MSTORE_OK);
+	for (int i = 0; i < 3; i++)
+		deliver(ms, "u@x", NULL, MSG1, 0);
+	/* nothing is older than an hour ago */
+	assert_int_equal(mstore_changes_expire(ms, (int64_t)time(NULL) - 3600,
+					       10, &deleted, &more),
+			 MSTORE_OK);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(more, 0);
+	/* a cut of 0 means "keep everything" */
+	assert_int_equal(mstore_changes_expire(ms, 0, 10, &deleted, &more),
+			 MSTORE_OK);
+	assert_int_equal(deleted, 0);
+	/* everything written so far is older than a second from now */
+	assert_int_equal(mstore_changes_expire(ms, (int64_t)time(NULL) + 1, 10,
+					       &deleted, &more),
+			 MSTORE_OK);
+	assert_int_equal(deleted, 5); /* user, INBOX, 3 appends */
+	assert_int_equal(more, 0);
+	assert_int_equal(mstore_changes_read(ms, 0, 0, &ch, &n, &last),
+			 MSTORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(last, 5); /* seqs never go back */
+	free(ch);
+	deliver(ms, "u@x", NULL, MSG1, 0);
+	assert_int_equal(mstore_changes_read(ms, 0, 0, &ch, &n, &last),
+			 MSTORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].seq, 6);
+	free(ch);
+	mstore_close(&ms);
+	free(dir);
+}
+
 static void test_hook_reentrant(void **state)
 {
 	char *dir = new_dir();
@@ -1238,6 +1284,7 @@ int main(void)
 	    cmocka_unit_test(test_copy_move),
 	    cmocka_unit_test(test_quota),
 	    cmocka_unit_test(test_changelog),
+	    cmocka_unit_test(test_changelog_expire),
 	    cmocka_unit_test(test_hook_reentrant),
 	    cmocka_unit_test(test_meta),
 	    cmocka_unit_test(test_rename),
