@@ -189,6 +189,18 @@ static void login_finish(struct imap_session *s, const char *identity,
 
 	log_q(qbuf, sizeof(qbuf), user);
 	saslsrv_free(&s->sasl);
+	if (s->st->role == STORE_REPLICA) {
+		/* DESIGN.md: a replica takes no client writes, and a session
+		 * that could not write is no use to a client; the mux sends
+		 * logins to the primary. */
+		log_warnx("event=imap_login_refused session=%s user=%s "
+			  "reason=replica",
+			  conn_id(s->c), qbuf);
+		free(user);
+		imap_no(s, "UNAVAILABLE",
+			"This store is a replica; log in to the primary");
+		return;
+	}
 	e = mstore_user_exists(s->st->ms, user);
 	if (e != MSTORE_OK) {
 		log_warnx("event=imap_login_nomailbox session=%s user=%s "

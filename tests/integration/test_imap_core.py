@@ -101,6 +101,24 @@ def test_logindisabled_then_starttls(store_factory):
     m.logout()
 
 
+def test_replica_refuses_logins(store_factory):
+    """DESIGN.md: a replica takes no client writes.  It still greets and
+    answers CAPABILITY (monitoring), but a login gets NO [UNAVAILABLE]
+    and the session stays usable for LOGOUT."""
+    env = ImapEnv(store_factory(listen=("lmtp", "imap"), role="replica"))
+    user = env.st.add_user("carol@example.com", "pw-carol")
+    r = RawImap(env.port)
+    lines = r.cmd("a", "CAPABILITY")
+    assert lines[-1].startswith(b"a OK"), lines
+    lines = r.cmd("b", "LOGIN %s %s" % user)
+    assert lines[-1].startswith(b"b NO [UNAVAILABLE]"), lines
+    assert b"replica" in lines[-1]
+    lines = r.cmd("c", "LOGOUT")
+    assert lines[-1].startswith(b"c OK"), lines
+    r.close()
+    assert "event=imap_login_refused" in env.st.log_text()
+
+
 # --- mailboxes ------------------------------------------------------------------
 
 
