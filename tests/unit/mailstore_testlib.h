@@ -1,7 +1,8 @@
 /*
  * mailstore_testlib.h - helpers shared by the storage engine's unit tests
- * (test_mailstore.c, test_mailstore_recovery.c).  Each test program
- * defines tmpdir and includes this once.
+ * (test_mailstore.c, test_mailstore_recovery.c, test_mailstore_modseq.c).
+ * Each test program defines tmpdir and TEST_PROGRAM, includes this once,
+ * and passes setup/teardown to cmocka_run_group_tests().
  */
 #ifndef ROOKERY_TEST_MAILSTORE_TESTLIB_H
 #define ROOKERY_TEST_MAILSTORE_TESTLIB_H
@@ -115,6 +116,27 @@ static inline size_t count_kind(struct mstore *ms, uint64_t after,
 		c += ch[i].kind == kind;
 	free(ch);
 	return c;
+}
+
+/* The group's temporary directory, made before and removed after. */
+static int setup(void **state)
+{
+	(void)state;
+	log_init(TEST_PROGRAM, 0, LOG_LEVEL_WARN);
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf %s", tmpdir);
+	int ret;
+
+	(void)state;
+	ret = system(cmd);
+	free(cmd);
+	return ret == 0 ? 0 : -1;
 }
 
 #endif

@@ -35,6 +35,7 @@
 
 static char tmpdir[] = "/tmp/rookery-test-ms-XXXXXX";
 
+#define TEST_PROGRAM "test_mailstore"
 #include "mailstore_testlib.h"
 
 /* ---- names, users, mailboxes ------------------------------------------ */
@@ -1249,26 +1250,6 @@ static void test_large_spool(void **state)
 	free(buf);
 	mstore_close(&ms);
 	free(dir);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	log_init("test_mailstore", 0, LOG_LEVEL_WARN);
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char *cmd = xasprintf("rm -rf %s", tmpdir);
-	int ret;
-
-	(void)state;
-	ret = system(cmd);
-	free(cmd);
-	return ret == 0 ? 0 : -1;
 }
 
 int main(void)

@@ -27,6 +27,7 @@
 
 static char tmpdir[] = "/tmp/rookery-test-msmod-XXXXXX";
 
+#define TEST_PROGRAM "test_mailstore_modseq"
 #include "mailstore_testlib.h"
 
 #define MAXUID 512
@@ -228,26 +229,6 @@ static void test_index_matches_scan(void **state)
 	free(a);
 	free(b);
 	free(dir);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	log_init("test_mailstore_modseq", 0, LOG_LEVEL_WARN);
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char *cmd = xasprintf("rm -rf %s", tmpdir);
-	int ret;
-
-	(void)state;
-	ret = system(cmd);
-	free(cmd);
-	return ret == 0 ? 0 : -1;
 }
 
 int main(void)

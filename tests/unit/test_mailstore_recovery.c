@@ -35,6 +35,7 @@
 
 static char tmpdir[] = "/tmp/rookery-test-msr-XXXXXX";
 
+#define TEST_PROGRAM "test_mailstore_recovery"
 #include "mailstore_testlib.h"
 
 /* ---- crash recovery, start-up cleanup, reconstruct ------------------------
@@ -649,26 +650,6 @@ static void test_crash_kill(void **state)
 		      total_acked);
 	assert_true(total_acked > 0);
 	free(dir);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	log_init("test_mailstore_recovery", 0, LOG_LEVEL_WARN);
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char *cmd = xasprintf("rm -rf %s", tmpdir);
-	int ret;
-
-	(void)state;
-	ret = system(cmd);
-	free(cmd);
-	return ret == 0 ? 0 : -1;
 }
 
 int main(void)
