@@ -5,8 +5,12 @@
  *                  DATA streamed to every store involved, the
  *                  per-recipient replies in the client's order
  *   lmtp_relay.c   one backend LMTP session per store and transaction:
- *                  greeting, LHLO, MAIL, RCPT, DATA, results; a store that
- *                  cannot be reached answers 451 4.4.1 for its recipients
+ *                  greeting, LHLO, [XCLIENT, greeting, LHLO,] MAIL, RCPT,
+ *                  DATA, results; a store that cannot be reached answers
+ *                  451 4.4.1 for its recipients.  XCLIENT (Postfix's,
+ *                  lib/xclient.h) names the MX that talked to us, when the
+ *                  store's LHLO reply lists it, so the store's delivery log
+ *                  and Received: field name the real client
  *   lmtp_scan      (in lmtp_relay.c) the pure end-of-data scanner
  */
 #ifndef ROOKERY_MUX_LMTP_H
@@ -36,6 +40,7 @@ struct lmtp_rcpt {
 enum lmtp_bk_state {
 	BK_GREETING = 0,
 	BK_LHLO,
+	BK_XCLIENT,	/* XCLIENT sent, waiting for 220 */
 	BK_MAIL,
 	BK_READY,
 	BK_RCPT,
@@ -56,12 +61,24 @@ struct lmtp_bk {
 	char *mail_reject;		/* the store refused MAIL: its reply */
 	char *mail_line;		/* the client's MAIL command */
 	char *helo;			/* our LHLO name */
+	const struct lmtp_origin *origin; /* the front's, for XCLIENT */
+	int xclient_done;		/* sent (or refused): not again */
 	struct lmtp_rcpt *inflight;	/* RCPT sent, reply awaited */
 	struct lmtp_rcpt **queue;	/* RCPTs waiting for BK_READY */
 	size_t n_queue;
 	struct lmtp_rcpt **acc;		/* accepted, in order */
 	size_t n_acc;
 	size_t n_results;
+};
+
+/* Who the mux's client is, for XCLIENT to the stores: attribute values,
+ * xtext-encoded (NULL: not known, not sent; no addr, no XCLIENT: a
+ * client on a Unix socket).  Owned by the front, which outlives its
+ * backend sessions. */
+struct lmtp_origin {
+	char *addr;	/* "192.0.2.7", "IPV6:2001:db8::1" */
+	char *port;
+	char *helo;	/* the client's LHLO name */
 };
 
 /* End-of-data scanner (RFC 5321 4.1.1.4: CRLF "." CRLF; a bare LF is
@@ -81,7 +98,8 @@ size_t lmtp_scan(struct lmtp_scan *sc, const char *data, size_t len);
  * gives a session in BK_FAILED). */
 struct lmtp_bk *lmtp_bk_open(struct lmtp_front *s, struct mux *m,
 			     const char *store, const char *addr,
-			     const char *helo_name, const char *mail_line);
+			     const char *helo_name, const char *mail_line,
+			     const struct lmtp_origin *origin);
 /* Queues an RCPT (sent once the session is ready). */
 void lmtp_bk_rcpt(struct lmtp_bk *k, struct lmtp_rcpt *r);
 /* Sends DATA if the session has accepted recipients. */

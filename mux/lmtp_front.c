@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "strbuf.h"
+#include "xclient.h"
 #include "mux/lmtp.h"
 #include "mux/mux.h"
 #include "mux/proxy.h"
@@ -41,6 +42,7 @@ struct lmtp_front {
 	struct conn *c;
 	struct mux *m;
 	int lhlo_done;
+	struct lmtp_origin origin;	/* the client, for XCLIENT */
 	char *mail;			/* the MAIL command line */
 	struct lmtp_rcpt **rcpts;
 	size_t n_rcpts;
@@ -196,6 +198,41 @@ static void body_raw(struct conn *c, struct evbuffer *in)
 
 /* --- commands ------------------------------------------------------------------ */
 
+/* The client's address and LHLO name, xtext-encoded once for XCLIENT to
+ * every store of every transaction (lmtp_relay.c). */
+static void origin_set(struct lmtp_front *s, const char *lhlo)
+{
+	struct strbuf b;
+
+	if (s->origin.addr == NULL) {
+		strbuf_init(&b);
+		if (xclient_conn_args(&b, s->c, 1) == 0) {
+			/* "ADDR=a PORT=p" */
+			char *sp = strchr(b.data, ' ');
+
+			if (sp != NULL) {
+				s->origin.port = xstrdup(sp + 6);
+				*sp = '\0';
+			}
+			s->origin.addr = xstrdup(b.data + 5);
+		}
+		strbuf_free(&b);
+	}
+	free(s->origin.helo);
+	s->origin.helo = NULL;
+	/* the store takes a HELO of printable characters, 255 at most
+	 * (lib/xclient.h); anything else is better not sent than sent
+	 * and refused with the address */
+	if (strlen(lhlo) > XCLIENT_MAX_VALUE)
+		return;
+	for (const char *p = lhlo; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return;
+	strbuf_init(&b);
+	xclient_xtext_encode(&b, lhlo);
+	s->origin.helo = strbuf_steal(&b, NULL);
+}
+
 static void cmd_lhlo(struct lmtp_front *s, const char *arg)
 {
 	if (arg == NULL || *arg == '\0') {
@@ -204,6 +241,7 @@ static void cmd_lhlo(struct lmtp_front *s, const char *arg)
 	}
 	txn_reset(s);
 	s->lhlo_done = 1;
+	origin_set(s, arg);
 	conn_printf(s->c,
 		    "250-%s\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
 		    "250 8BITMIME\r\n",
@@ -262,7 +300,7 @@ static struct lmtp_bk *bk_for(struct lmtp_front *s, const struct route *rt)
 		if (strcmp(k->store, rt->store) == 0)
 			return k;
 	k = lmtp_bk_open(s, s->m, rt->store, rt->addr, s->m->conf.hostname,
-			 s->mail);
+			 s->mail, &s->origin);
 	k->next = s->bks;
 	s->bks = k;
 	return k;
@@ -423,6 +461,9 @@ static void lmtp_close(struct conn *c, const char *reason)
 	txn_reset(s);
 	if (s->ip_counted)
 		limits_ip_leave(s->m, conn_peer_ip(c));
+	free(s->origin.addr);
+	free(s->origin.port);
+	free(s->origin.helo);
 	free(s);
 	conn_set_ctx(c, NULL);
 }

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "net.h"
 #include "strbuf.h"
+#include "xclient.h"
 #include "mux/backend.h"
 #include "mux/lmtp.h"
 #include "mux/mux.h"
@@ -110,6 +112,65 @@ static int is_2xx(const char *reply)
 	return reply[0] == '2';
 }
 
+/* Does the "250-XCLIENT NAME ADDR ..." line of an LHLO reply list attr? */
+static int xclient_offers(const char *reply, const char *attr)
+{
+	const char *p;
+	size_t n = strlen(attr);
+
+	for (p = reply; *p != '\0'; p += strcspn(p, "\n"), p += *p == '\n') {
+		const char *q = p + 4, *end;
+
+		if (strncasecmp(q, "XCLIENT", 7) != 0 ||
+		    (q[7] != ' ' && q[7] != '\r'))
+			continue;
+		end = q + strcspn(q, "\r\n");
+		for (q += 7; q < end;) {
+			size_t w;
+
+			q += strspn(q, " ");
+			w = strcspn(q, " \r\n");
+			if (w == n && strncasecmp(q, attr, n) == 0)
+				return 1;
+			q += w;
+		}
+	}
+	return 0;
+}
+
+/*
+ * After LHLO: Postfix-style XCLIENT with what the store takes of what we
+ * know.  Returns 1 when sent (the store then greets again with 220).
+ */
+static int bk_xclient(struct lmtp_bk *k, const char *lhlo_reply)
+{
+	const struct lmtp_origin *o = k->origin;
+	struct strbuf b;
+	int sent = 0;
+
+	/* A client on a Unix socket has no address to tell: the store
+	 * then names us, which is the truth as far as anyone knows. */
+	if (o == NULL || o->addr == NULL || k->xclient_done)
+		return 0;
+	k->xclient_done = 1;
+	strbuf_init(&b);
+	if (xclient_offers(lhlo_reply, "ADDR"))
+		strbuf_printf(&b, " ADDR=%s", o->addr);
+	if (o->port != NULL && xclient_offers(lhlo_reply, "PORT"))
+		strbuf_printf(&b, " PORT=%s", o->port);
+	if (o->helo != NULL && xclient_offers(lhlo_reply, "HELO"))
+		strbuf_printf(&b, " HELO=%s", o->helo);
+	if (b.len > 0 && xclient_offers(lhlo_reply, "PROTO"))
+		strbuf_adds(&b, " PROTO=LMTP");
+	if (b.len > 0) {
+		backend_printf(k->b, "XCLIENT%s\r\n", b.data);
+		k->state = BK_XCLIENT;
+		sent = 1;
+	}
+	strbuf_free(&b);
+	return sent;
+}
+
 /* A complete reply (all its lines, CRLF-terminated) in k->reply. */
 static void bk_reply(struct lmtp_bk *k, const char *text)
 {
@@ -129,10 +190,32 @@ static void bk_reply(struct lmtp_bk *k, const char *text)
 			bk_fail(k, "lhlo");
 			return;
 		}
+		if (bk_xclient(k, text))
+			return;
 		backend_printf(k->b, "%s\r\n", k->mail_line);
 		k->state = BK_MAIL;
 		/* From here on the store may wait for our client: only a
 		 * store that says nothing for this long is given up. */
+		backend_set_timeout(k->b, LMTP_STALL_MS);
+		return;
+	case BK_XCLIENT:
+		/* Postfix: 220, and the session starts over with LHLO */
+		if (is_2xx(text)) {
+			backend_printf(k->b, "LHLO %s\r\n", k->helo);
+			k->state = BK_LHLO;
+			return;
+		}
+		if (text[0] == '4' && strncmp(text, "421", 3) == 0) {
+			bk_fail(k, "xclient");
+			return;
+		}
+		/* A refusal only costs the store's log the client's
+		 * address: the delivery goes on. */
+		log_warnx("event=lmtp_backend_xclient_refused store=%s "
+			  "reply=\"%.80s\"",
+			  k->store, text);
+		backend_printf(k->b, "%s\r\n", k->mail_line);
+		k->state = BK_MAIL;
 		backend_set_timeout(k->b, LMTP_STALL_MS);
 		return;
 	case BK_MAIL:
@@ -226,13 +309,15 @@ static const struct backend_ops bk_ops = {
 
 struct lmtp_bk *lmtp_bk_open(struct lmtp_front *s, struct mux *m,
 			     const char *store, const char *addr,
-			     const char *helo_name, const char *mail_line)
+			     const char *helo_name, const char *mail_line,
+			     const struct lmtp_origin *origin)
 {
 	struct lmtp_bk *k = xcalloc(1, sizeof(*k));
 	char *err = NULL;
 
 	k->s = s;
 	k->helo = xstrdup(helo_name);
+	k->origin = origin;
 	snprintf(k->store, sizeof(k->store), "%s", store);
 	strbuf_init(&k->reply);
 	k->mail_line = xstrdup(mail_line);

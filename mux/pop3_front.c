@@ -1,9 +1,11 @@
 /*
  * pop3_front.c - POP3 at the mux: the AUTHORIZATION state (RFC 1939,
  * RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH) spoken by the mux itself,
- * then the backend login (AUTH PLAIN with the user as authzid) and the
- * splice (proxy.c).  After login the store answers everything, CAPA
- * included.
+ * then the backend login and the splice (proxy.c).  The backend dialogue:
+ * greeting, CAPA, XCLIENT with the client's address when the store lists
+ * it (Dovecot's proxy convention, lib/xclient.h: the store's logs then
+ * name the real client), AUTH PLAIN with the user as authzid.  After
+ * login the store answers everything, CAPA included.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +14,20 @@
 #include "log.h"
 #include "net.h"
 #include "strbuf.h"
+#include "xclient.h"
 #include "mux/front.h"
 #include "mux/mux.h"
 #include "mux/proxy.h"
 
 #define POP3_FRONT_MAX_LINE 8192	/* SASL responses may be long */
 
+enum pop3_bk_step { P3BK_GREETING = 0, P3BK_CAPA, P3BK_XCLIENT, P3BK_AUTH };
+
 struct pop3_front {
 	struct front f;		/* first (front.h) */
 	char *user;		/* from USER */
+	enum pop3_bk_step bk;	/* the backend dialogue */
+	int bk_xclient;		/* the store's CAPA lists XCLIENT */
 };
 
 static void p3_ok(struct conn *c, const char *text)
@@ -38,19 +45,72 @@ static void p3_err(struct conn *c, const char *code, const char *text)
 
 /* --- the backend dialogue ---------------------------------------------- */
 
+static void pop3_send_auth(struct proxy *p)
+{
+	struct pop3_front *s = p->front;
+	char *resp = proxy_plain_response(p);
+
+	proxy_backend_printf(p, "AUTH PLAIN %s\r\n", resp);
+	free(resp);
+	s->bk = P3BK_AUTH;
+}
+
+/* The store's CAPA is over: XCLIENT first if it takes it. */
+static void pop3_send_xclient(struct proxy *p)
+{
+	struct pop3_front *s = p->front;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	if (!s->bk_xclient || xclient_conn_args(&b, p->c, 0) < 0) {
+		strbuf_free(&b);
+		pop3_send_auth(p);
+		return;
+	}
+	proxy_backend_printf(p, "XCLIENT %s SESSION=%s\r\n", b.data,
+			     conn_id(p->c));
+	strbuf_free(&b);
+	s->bk = P3BK_XCLIENT;
+}
+
 static enum proxy_login pop3_login_line(struct proxy *p, char *line,
 					size_t len)
 {
+	struct pop3_front *s = p->front;
 	char *resp;
 
 	(void)len;
-	if (p->step == 0) {
+	switch (s->bk) {
+	case P3BK_GREETING:
 		if (strncmp(line, "+OK", 3) != 0)
 			return PROXY_LOGIN_FAIL;
-		resp = proxy_plain_response(p);
-		proxy_backend_printf(p, "AUTH PLAIN %s\r\n", resp);
-		free(resp);
+		s->bk_xclient = 0;
+		proxy_backend_printf(p, "CAPA\r\n");
+		s->bk = P3BK_CAPA;
 		return PROXY_LOGIN_MORE;
+	case P3BK_CAPA:
+		/* "+OK", capability lines, "." (RFC 2449 section 5); a
+		 * store without CAPA says -ERR: no XCLIENT then */
+		if (strncmp(line, "-ERR", 4) == 0) {
+			pop3_send_auth(p);
+		} else if (strcmp(line, ".") == 0) {
+			pop3_send_xclient(p);
+		} else if (strncasecmp(line, "XCLIENT", 7) == 0 &&
+			   (line[7] == '\0' || line[7] == ' ')) {
+			s->bk_xclient = 1;
+		}
+		return PROXY_LOGIN_MORE;
+	case P3BK_XCLIENT:
+		/* A refusal only costs the store's logs the client's
+		 * address: the login goes on. */
+		if (strncmp(line, "+OK", 3) != 0)
+			log_warnx("event=backend_xclient_refused session=%s "
+				  "store=%s reply=%.80s",
+				  conn_id(p->c), p->store, line);
+		pop3_send_auth(p);
+		return PROXY_LOGIN_MORE;
+	case P3BK_AUTH:
+		break;
 	}
 	if (strncmp(line, "+OK", 3) == 0) {
 		strbuf_reset(&p->text);
@@ -126,6 +186,7 @@ static void login_ok(struct pop3_front *s, const char *mech)
 {
 	char *user = xstrdup(front_user(&s->f));
 
+	s->bk = P3BK_GREETING;
 	proxy_start(s->f.m, s->f.c, s, &pop3_proxy, user, mech, &s->f.px);
 	free(user);
 }

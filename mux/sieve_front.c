@@ -1,10 +1,12 @@
 /*
  * sieve_front.c - ManageSieve at the mux (RFC 5804): the capability
  * greeting, CAPABILITY, STARTTLS (capabilities again after it, section
- * 2.2), NOOP, LOGOUT and AUTHENTICATE, spoken by the mux itself; then
- * AUTHENTICATE "PLAIN" as the proxy identity with the user as authzid to
- * the store, and the splice.  A store that cannot be reached gives
- * NO (TRYLATER).
+ * 2.2), NOOP, LOGOUT and AUTHENTICATE, spoken by the mux itself; then,
+ * to the store, XCLIENT with the client's address when its greeting
+ * lists "XCLIENT" (Dovecot's proxy convention, lib/xclient.h: the store's
+ * logs then name the real client), AUTHENTICATE "PLAIN" as the proxy
+ * identity with the user as authzid, and the splice.  A store that
+ * cannot be reached gives NO (TRYLATER).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "log.h"
 #include "net.h"
 #include "strbuf.h"
+#include "xclient.h"
 #include "mux/front.h"
 #include "mux/mux.h"
 #include "mux/proxy.h"
@@ -24,6 +27,8 @@ struct sieve_front {
 	struct tokcmd tc;
 	struct strbuf lit;
 	int sent_auth;		/* backend: AUTHENTICATE sent */
+	int sent_xclient;	/* backend: XCLIENT sent, reply awaited */
+	int bk_xclient;		/* the store's greeting lists XCLIENT */
 };
 
 static void write_caps(struct sieve_front *s)
@@ -46,6 +51,35 @@ static void write_caps(struct sieve_front *s)
 
 /* --- the backend dialogue ---------------------------------------------- */
 
+static void sieve_send_auth(struct proxy *p)
+{
+	struct sieve_front *s = p->front;
+	char *resp = proxy_plain_response(p);
+
+	proxy_backend_printf(p, "AUTHENTICATE \"PLAIN\" \"%s\"\r\n", resp);
+	free(resp);
+	s->sent_auth = 1;
+}
+
+/* Sends XCLIENT for the client's address; 0 when there is none to send
+ * (a client on a Unix socket). */
+static int sieve_send_xclient(struct proxy *p)
+{
+	struct sieve_front *s = p->front;
+	struct strbuf b;
+
+	strbuf_init(&b);
+	if (xclient_conn_args(&b, p->c, 0) < 0) {
+		strbuf_free(&b);
+		return 0;
+	}
+	proxy_backend_printf(p, "XCLIENT %s SESSION=%s\r\n", b.data,
+			     conn_id(p->c));
+	strbuf_free(&b);
+	s->sent_xclient = 1;
+	return 1;
+}
+
 static enum proxy_login sieve_login_line(struct proxy *p, char *line,
 					 size_t len)
 {
@@ -53,15 +87,27 @@ static enum proxy_login sieve_login_line(struct proxy *p, char *line,
 	char *resp;
 
 	(void)len;
+	if (s->sent_xclient) {
+		/* A refusal only costs the store's logs the client's
+		 * address: the login goes on.  A BYE ends it. */
+		if (strncasecmp(line, "BYE", 3) == 0)
+			return PROXY_LOGIN_FAIL;
+		if (strncasecmp(line, "OK", 2) != 0)
+			log_warnx("event=backend_xclient_refused session=%s "
+				  "store=%s reply=%.80s",
+				  conn_id(p->c), p->store, line);
+		s->sent_xclient = 0;
+		sieve_send_auth(p);
+		return PROXY_LOGIN_MORE;
+	}
 	if (!s->sent_auth) {
 		if (strncasecmp(line, "OK", 2) == 0) {
-			resp = proxy_plain_response(p);
-			proxy_backend_printf(
-			    p, "AUTHENTICATE \"PLAIN\" \"%s\"\r\n", resp);
-			free(resp);
-			s->sent_auth = 1;
+			if (!s->bk_xclient || !sieve_send_xclient(p))
+				sieve_send_auth(p);
 			return PROXY_LOGIN_MORE;
 		}
+		if (strcasecmp(line, "\"XCLIENT\"") == 0)
+			s->bk_xclient = 1;
 		if (line[0] == '"')
 			return PROXY_LOGIN_MORE; /* a capability */
 		return PROXY_LOGIN_FAIL;
@@ -93,6 +139,8 @@ static void sieve_failed(struct proxy *p, enum proxy_fail why)
 	struct sieve_front *s = p->front;
 
 	s->sent_auth = 0;
+	s->sent_xclient = 0;
+	s->bk_xclient = 0;
 	if (why == PROXY_FAIL_TOO_MANY)
 		conn_puts(p->c, "NO \"Too many sessions for this user\"\r\n");
 	else
@@ -141,6 +189,8 @@ static void auth_outcome(struct sieve_front *s, enum saslsrv_result r,
 		char *user = xstrdup(front_user(&s->f));
 
 		s->sent_auth = 0;
+		s->sent_xclient = 0;
+		s->bk_xclient = 0;
 		proxy_start(s->f.m, s->f.c, s, &sieve_proxy, user, mech,
 			    &s->f.px);
 		free(user);

@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "strbuf.h"
+#include "xclient.h"
 
 struct conn;
 struct store;
@@ -105,6 +106,11 @@ struct msv_session {
 	struct conn *c;
 	struct store *st;
 	enum msv_state state;
+	/* The client as logs name it: the peer, or what a trusted proxy
+	 * forwarded with XCLIENT (lib/xclient.h). */
+	char client[XCLIENT_PEER_MAX];
+	struct xclient *xc; /* NULL until the first XCLIENT */
+	int auth_begun;	    /* AUTHENTICATE seen: too late for XCLIENT */
 	struct msv_cmd cmd;
 	int in_literal;	    /* streaming a literal into cmd */
 	int legacy;	    /* listener "legacy": no capabilities after TLS */

@@ -164,9 +164,9 @@ static void login_done(struct msv_session *s)
 	log_q(ub, sizeof(ub), s->user);
 	err = mstore_user_exists(s->st->ms, s->user);
 	if (err != MSTORE_OK) {
-		log_info("event=managesieve_login_refused session=%s user=%s "
-			 "error=\"%s\"",
-			 conn_id(s->c), ub, mstore_strerror(err));
+		log_info("event=managesieve_login_refused session=%s "
+			 "client=%s user=%s error=\"%s\"",
+			 conn_id(s->c), s->client, ub, mstore_strerror(err));
 		free(s->user);
 		s->user = NULL;
 		saslsrv_free(&s->sasl);
@@ -174,9 +174,17 @@ static void login_done(struct msv_session *s)
 		store_error(s, err, "login");
 		return;
 	}
-	log_info("event=managesieve_login session=%s user=%s mech=%s authid=%s",
-		 conn_id(s->c), ub, s->sasl_mech ? s->sasl_mech : "?",
-		 saslsrv_authid(s->sasl) ? saslsrv_authid(s->sasl) : "-");
+	log_info("event=managesieve_login session=%s client=%s user=%s "
+		 "mech=%s authid=%s%s%s",
+		 conn_id(s->c), s->client, ub,
+		 s->sasl_mech ? s->sasl_mech : "?",
+		 saslsrv_authid(s->sasl) ? saslsrv_authid(s->sasl) : "-",
+		 s->xc != NULL && (s->xc->have & XCLIENT_SESSION)
+		     ? " proxy_session="
+		     : "",
+		 s->xc != NULL && (s->xc->have & XCLIENT_SESSION)
+		     ? s->xc->session
+		     : "");
 	saslsrv_free(&s->sasl);
 	msv_set_state(s, MSV_AUTHED);
 	s->auth_failures = 0;
@@ -213,9 +221,10 @@ static void sasl_result(struct msv_session *s, enum saslsrv_result r,
 		char ub[128];
 		const char *who = s->sasl ? saslsrv_authid(s->sasl) : NULL;
 
-		log_info("event=managesieve_auth_failed session=%s user=%s "
-			 "mech=%s result=%d",
-			 conn_id(s->c), log_q(ub, sizeof(ub), who ? who : ""),
+		log_info("event=managesieve_auth_failed session=%s client=%s "
+			 "user=%s mech=%s result=%d",
+			 conn_id(s->c), s->client,
+			 log_q(ub, sizeof(ub), who ? who : ""),
 			 s->sasl_mech ? s->sasl_mech : "?", (int)r);
 	}
 	saslsrv_free(&s->sasl);
@@ -246,6 +255,7 @@ static void cmd_authenticate(struct msv_session *s)
 
 	if (want_strings(s, NARGS(s)) < 0)
 		return;
+	s->auth_begun = 1;
 	mech = ARG(s, 0)->s.data;
 	if (NARGS(s) == 2)
 		ir = ARG(s, 1)->s.len > 0 ? ARG(s, 1)->s.data : "=";
@@ -291,6 +301,61 @@ void msv_auth_free(struct msv_session *s)
 	s->sasl_mech = NULL;
 	free(s->user);
 	s->user = NULL;
+}
+
+/*
+ * "XCLIENT ADDR=<ip> PORT=<port> [SESSION=<id>]" from a trusted proxy
+ * (Dovecot's convention, lib/xclient.h), before AUTHENTICATE.  A command
+ * carries at most MSV_MAX_ARGS - 1 attributes; a proxy with more sends
+ * several XCLIENT commands (each updates what it names).
+ */
+static void cmd_xclient(struct msv_session *s)
+{
+	struct xclient x;
+	const char *err = NULL;
+
+	if (!xclient_trusted(s->c)) {
+		log_info("event=managesieve_xclient_refused session=%s peer=%s "
+			 "reason=untrusted",
+			 conn_id(s->c), conn_peer(s->c));
+		msv_no(s, NULL, "Unknown command");
+		msv_bad_command(s);
+		return;
+	}
+	if (s->state != MSV_NONAUTH || s->auth_begun) {
+		msv_no(s, NULL, "XCLIENT only before AUTHENTICATE");
+		msv_bad_command(s);
+		return;
+	}
+	if (s->xc != NULL)
+		x = *s->xc;
+	else
+		memset(&x, 0, sizeof(x));
+	if (NARGS(s) == 0)
+		err = "Expected NAME=VALUE";
+	for (unsigned i = 0; err == NULL && i < NARGS(s); i++) {
+		const struct msv_arg *a = ARG(s, i);
+
+		xclient_parse_attr(&x, a->s.data, a->s.len,
+				   XCLIENT_SIEVE_ATTRS, &err);
+	}
+	if (err != NULL) {
+		log_info("event=managesieve_xclient_invalid session=%s "
+			 "error=\"%s\"",
+			 conn_id(s->c), err);
+		msv_no(s, NULL, "%s", err);
+		msv_bad_command(s);
+		return;
+	}
+	if (s->xc == NULL)
+		s->xc = xmalloc(sizeof(*s->xc));
+	*s->xc = x;
+	xclient_peer(s->xc, conn_peer(s->c), s->client, sizeof(s->client));
+	log_info("event=managesieve_xclient session=%s peer=%s client=%s "
+		 "proxy_session=%s",
+		 conn_id(s->c), conn_peer(s->c), s->client,
+		 (x.have & XCLIENT_SESSION) ? x.session : "-");
+	msv_ok(s, NULL, NULL);
 }
 
 /* --- after login
@@ -501,6 +566,9 @@ static const struct msv_command msv_commands[] = {
 	{"NOOP",            cmd_noop,            ANY,  0, 1},
 	{"STARTTLS",        cmd_starttls,        PRE,  0, 0},
 	{"AUTHENTICATE",    cmd_authenticate,    PRE,  1, 2},
+	/* any state and count: untrusted peers must get "Unknown command"
+	 * whatever they send (lib/xclient.h); the handler checks */
+	{"XCLIENT",         cmd_xclient,         ANY,  0, MSV_MAX_ARGS - 1},
 	{"UNAUTHENTICATE",  cmd_unauthenticate,  AUTH, 0, 0},
 	{"HAVESPACE",       cmd_havespace,       AUTH, 2, 2},
 	{"PUTSCRIPT",       cmd_putscript,       AUTH, 2, 2},

@@ -4,6 +4,7 @@
  * (lines through the parser, literals streamed into it).
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,8 +121,8 @@ void msv_bad_command(struct msv_session *s)
 {
 	if (++s->bad_commands < MSV_MAX_BAD_COMMANDS)
 		return;
-	log_info("event=managesieve_too_many_bad_commands session=%s",
-		 conn_id(s->c));
+	log_info("event=managesieve_too_many_bad_commands session=%s client=%s",
+		 conn_id(s->c), s->client);
 	msv_bye(s, NULL, "Too many bad commands");
 	msv_hangup(s);
 }
@@ -151,6 +152,10 @@ void msv_capabilities(struct msv_session *s)
 		msv_add_string(&b, s->user, strlen(s->user));
 		strbuf_adds(&b, "\r\n");
 	}
+	/* Dovecot's proxy convention, only to the peers that may use it
+	 * (lib/xclient.h) */
+	if (s->state != MSV_AUTHED && !s->auth_begun && xclient_trusted(s->c))
+		strbuf_adds(&b, "\"XCLIENT\"\r\n");
 	strbuf_adds(&b, "\"UNAUTHENTICATE\"\r\n\"VERSION\" \"1.0\"\r\nOK\r\n");
 	conn_write(s->c, b.data, b.len);
 	strbuf_free(&b);
@@ -297,6 +302,7 @@ static int msv_open(struct conn *c)
 
 	s->c = c;
 	s->st = conn_listener_arg(c);
+	snprintf(s->client, sizeof(s->client), "%s", conn_peer(c));
 	s->legacy = spec != NULL && spec->legacy;
 	msieve_limits_load(s->st != NULL ? s->st->sec : NULL, &lim);
 	if (config_get_bool(s->st != NULL ? s->st->sec : NULL,
@@ -354,10 +360,12 @@ static void msv_close(struct conn *c, const char *reason)
 
 	if (s == NULL)
 		return;
-	log_info("event=managesieve_close session=%s user=%s reason=%s",
-		 conn_id(c), log_q(ub, sizeof(ub), s->user ? s->user : "-"),
-		 reason);
+	log_info("event=managesieve_close session=%s client=%s user=%s "
+		 "reason=%s",
+		 conn_id(c), s->client,
+		 log_q(ub, sizeof(ub), s->user ? s->user : "-"), reason);
 	msv_auth_free(s);
+	free(s->xc);
 	msv_cmd_free(&s->cmd);
 	net_timer_free(&s->delay_timer);
 	free(s->delayed_reply);

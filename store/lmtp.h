@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "strbuf.h"
+#include "xclient.h"
 
 struct conn;
 struct store;
@@ -109,6 +110,12 @@ struct lmtp_session {
 	unsigned bad_commands;
 	unsigned transactions; /* messages started on this connection */
 	int closing;	       /* QUIT or hang-up: ignore further input */
+	/* The client as logs and the Received: field name it: the peer, or
+	 * what a trusted proxy forwarded with XCLIENT (lib/xclient.h).  Kept
+	 * here because the connection may be gone before the last log line
+	 * (a delivery in flight). */
+	char client[XCLIENT_PEER_MAX];
+	struct xclient *xc; /* NULL until the first XCLIENT */
 
 	char *lhlo; /* the LHLO argument */
 	/* The transaction (MAIL .. end of DATA). */

@@ -16,6 +16,7 @@
 #include "mailstore.h"
 #include "net.h"
 #include "store.h"
+#include "xclient.h"
 
 enum lmtp_args {
 	LMTP_ARGS_NONE = 0, /* 501 if arguments are given */
@@ -42,6 +43,7 @@ static void lmtp_cmd_noop(struct lmtp_session *s, const char *args);
 static void lmtp_cmd_quit(struct lmtp_session *s, const char *args);
 static void lmtp_cmd_vrfy(struct lmtp_session *s, const char *args);
 static void lmtp_cmd_help(struct lmtp_session *s, const char *args);
+static void lmtp_cmd_xclient(struct lmtp_session *s, const char *args);
 
 #define IN_TXN (LMTP_IN(LMTP_MAIL) | LMTP_IN(LMTP_RCPT))
 
@@ -67,6 +69,11 @@ static const struct lmtp_cmd lmtp_commands[] = {
     {"VRFY", lmtp_cmd_vrfy, LMTP_ANY_COMMAND_STATE, LMTP_ARGS_NEED,
      "VRFY address", NULL},
     {"HELP", lmtp_cmd_help, LMTP_ANY_COMMAND_STATE, LMTP_ARGS_ANY, NULL, NULL},
+    /* Postfix's XCLIENT (lib/xclient.h).  Every state and any arguments
+     * here, so that an untrusted peer gets what an unknown command gets
+     * whatever it sends; the handler checks the rest. */
+    {"XCLIENT", lmtp_cmd_xclient, LMTP_ANY_COMMAND_STATE, LMTP_ARGS_ANY,
+     NULL, NULL},
 };
 
 static const struct lmtp_cmd *lmtp_cmd_find(const char *verb, size_t len)
@@ -286,6 +293,9 @@ static void lmtp_cmd_lhlo(struct lmtp_session *s, const char *args)
 	lmtp_reply(s, "250-PIPELINING");
 	lmtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	lmtp_reply(s, "250-8BITMIME");
+	/* Postfix lists the attributes it takes; only to trusted peers. */
+	if (xclient_trusted(s->c))
+		lmtp_reply(s, "250-XCLIENT ADDR PORT NAME HELO PROTO");
 	lmtp_reply(s, "250 SIZE %llu",
 		   (unsigned long long)st->max_message_size);
 }
@@ -495,8 +505,9 @@ static void lmtp_cmd_rcpt(struct lmtp_session *s, const char *args)
 	lmtp_reply(s, "250 2.1.5 <%s> OK", addr);
 	return;
 refused:
-	log_info("event=lmtp_rcpt_refused session=%s rcpt=%s error=\"%s\"",
-		 conn_id(s->c), qbuf, mstore_strerror(err));
+	log_info("event=lmtp_rcpt_refused session=%s client=%s rcpt=%s "
+		 "error=\"%s\"",
+		 conn_id(s->c), s->client, qbuf, mstore_strerror(err));
 	free(addr);
 	free(user);
 	free(mailbox);
@@ -547,4 +558,70 @@ static void lmtp_cmd_help(struct lmtp_session *s, const char *args)
 	lmtp_reply(s, "214-2.0.0 commands: LHLO MAIL RCPT DATA RSET NOOP QUIT "
 		      "VRFY HELP");
 	lmtp_reply(s, "214 2.0.0 see RFC 2033");
+}
+
+/*
+ * XCLIENT (Postfix's XCLIENT_README): a trusted proxy names the client it
+ * speaks for.  Not inside a transaction (503).  On success the session
+ * starts over as after the greeting: "220", and the proxy sends LHLO
+ * again.  What XCLIENT set stays: a later LHLO does not replace the
+ * client's HELO in the Received: field.
+ */
+static void lmtp_cmd_xclient(struct lmtp_session *s, const char *args)
+{
+	struct xclient x;
+	const char *err = NULL;
+	char qbuf[300];
+
+	if (!xclient_trusted(s->c)) {
+		log_info("event=lmtp_xclient_refused session=%s peer=%s "
+			 "reason=untrusted",
+			 conn_id(s->c), conn_peer(s->c));
+		lmtp_reply(s, "500 5.5.1 command unrecognized");
+		lmtp_bad_command(s);
+		return;
+	}
+	if (s->state == LMTP_GREETED) {
+		lmtp_reply(s, "503 5.5.1 bad sequence of commands: send LHLO "
+			      "first");
+		lmtp_bad_command(s);
+		return;
+	}
+	if (s->state != LMTP_READY) {
+		lmtp_reply(s, "503 5.5.1 bad sequence of commands: XCLIENT "
+			      "inside a transaction");
+		lmtp_bad_command(s);
+		return;
+	}
+	if (s->xc != NULL)
+		x = *s->xc;
+	else
+		memset(&x, 0, sizeof(x));
+	if (*args == '\0' ||
+	    xclient_parse(&x, args, XCLIENT_LMTP_ATTRS, &err) < 0) {
+		if (err == NULL)
+			err = "Expected NAME=VALUE";
+		log_info("event=lmtp_xclient_invalid session=%s args=%s "
+			 "error=\"%s\"",
+			 conn_id(s->c), log_q(qbuf, sizeof(qbuf), args), err);
+		lmtp_reply(s, "501 5.5.4 XCLIENT: %s", err);
+		lmtp_bad_command(s);
+		return;
+	}
+	if (s->xc == NULL)
+		s->xc = xmalloc(sizeof(*s->xc));
+	*s->xc = x;
+	xclient_peer(s->xc, conn_peer(s->c), s->client, sizeof(s->client));
+	log_info("event=lmtp_xclient session=%s peer=%s client=%s helo=%s "
+		 "proto=%s",
+		 conn_id(s->c), conn_peer(s->c), s->client,
+		 (x.have & XCLIENT_HELO) && x.helo[0] ? x.helo : "-",
+		 (x.have & XCLIENT_PROTO) ? x.proto : "-");
+	/* Back to the start: as after the greeting. */
+	lmtp_reset_transaction(s);
+	free(s->lhlo);
+	s->lhlo = NULL;
+	lmtp_set_state(s, LMTP_GREETED);
+	lmtp_good_command(s);
+	lmtp_reply(s, "220 %s LMTP Rookery ready", s->st->hostname);
 }

@@ -168,6 +168,7 @@ static void lmtp_add_addr(struct strbuf *b, const char *addr)
 static void lmtp_trace_headers(struct lmtp_session *s, struct strbuf *b)
 {
 	struct conn *c = s->c;
+	const struct xclient *x = s->xc;
 	char date[64];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -177,13 +178,30 @@ static void lmtp_trace_headers(struct lmtp_session *s, struct strbuf *b)
 	strbuf_adds(b, "Return-Path: ");
 	lmtp_add_addr(b, s->from);
 	strbuf_adds(b, "\r\nReceived: from ");
-	lmtp_add_clean(b, s->lhlo != NULL ? s->lhlo : "unknown");
-	if (conn_is_local_socket(c))
-		strbuf_adds(b, " (local socket)");
+	if (x != NULL && (x->have & XCLIENT_HELO))
+		/* a trusted proxy's XCLIENT: the real client's name
+		 * (RFC 5321 4.4: "from" names the host we heard from) */
+		lmtp_add_clean(b, x->helo[0] != '\0' ? x->helo : "unknown");
 	else
+		lmtp_add_clean(b, s->lhlo != NULL ? s->lhlo : "unknown");
+	if (x != NULL && (x->have & XCLIENT_ADDR)) {
+		strbuf_adds(b, " (");
+		if ((x->have & XCLIENT_NAME) && x->name[0] != '\0') {
+			lmtp_add_clean(b, x->name);
+			strbuf_addc(b, ' ');
+		}
+		strbuf_printf(b, "[%s])",
+			      x->addr[0] != '\0' ? x->addr : "UNAVAILABLE");
+	} else if (conn_is_local_socket(c)) {
+		strbuf_adds(b, " (local socket)");
+	} else {
 		strbuf_printf(b, " ([%s])", conn_peer_ip(c));
+	}
 	strbuf_printf(b, "\r\n\tby %s (Rookery) with %s id %s", s->st->hostname,
-		      conn_is_tls(c) ? "LMTPS" : "LMTP", s->msg->id);
+		      x != NULL && (x->have & XCLIENT_PROTO) ? x->proto
+		      : conn_is_tls(c)			     ? "LMTPS"
+							     : "LMTP",
+		      s->msg->id);
 	if (s->nrcpts == 1) {
 		strbuf_adds(b, "\r\n\tfor ");
 		lmtp_add_addr(b, s->rcpts[0].addr);
@@ -209,9 +227,9 @@ static void lmtp_reply_all(struct lmtp_session *s, const char *reply,
 	lmtp_log_addr(fbuf, sizeof(fbuf), s->from);
 	for (size_t i = 0; i < s->nrcpts; i++) {
 		lmtp_reply(s, "%s", reply);
-		log_info("event=lmtp_deliver session=%s from=%s rcpt=%s "
-			 "result=refused error=\"%s\"",
-			 s->c != NULL ? conn_id(s->c) : "-", fbuf,
+		log_info("event=lmtp_deliver session=%s client=%s from=%s "
+			 "rcpt=%s result=refused error=\"%s\"",
+			 s->c != NULL ? conn_id(s->c) : "-", s->client, fbuf,
 			 lmtp_log_addr(rbuf, sizeof(rbuf), s->rcpts[i].addr),
 			 why);
 	}
@@ -304,17 +322,21 @@ static void lmtp_data_delivered(void *arg, struct mstore_target *targets,
 		lmtp_log_addr(rbuf, sizeof(rbuf), r->addr);
 		if (t->result == MSTORE_OK)
 			log_info(
-			    "event=lmtp_deliver session=%s from=%s "
-			    "rcpt=%s mailbox=%s uid=%u size=%llu ms=%lld",
-			    s->c != NULL ? conn_id(s->c) : "-", fbuf, rbuf,
+			    "event=lmtp_deliver session=%s client=%s "
+			    "from=%s rcpt=%s mailbox=%s uid=%u size=%llu "
+			    "ms=%lld",
+			    s->c != NULL ? conn_id(s->c) : "-", s->client,
+			    fbuf, rbuf,
 			    lmtp_mailbox_name(s, t, mbuf, sizeof(mbuf)),
 			    t->result_uid,
 			    (unsigned long long)mstore_spool_size(m->spool),
 			    ms);
 		else
-			log_info("event=lmtp_deliver session=%s from=%s "
-				 "rcpt=%s result=failed ms=%lld error=\"%s\"",
-				 s->c != NULL ? conn_id(s->c) : "-", fbuf, rbuf,
+			log_info("event=lmtp_deliver session=%s client=%s "
+				 "from=%s rcpt=%s result=failed ms=%lld "
+				 "error=\"%s\"",
+				 s->c != NULL ? conn_id(s->c) : "-", s->client,
+				 fbuf, rbuf,
 				 ms, mstore_strerror(t->result));
 	}
 	lmtp_set_state(s, LMTP_READY);

@@ -151,6 +151,7 @@ int lmtp_session_maybe_free(struct lmtp_session *s)
 	lmtp_msg_free(&s->msg);
 	free(s->from);
 	free(s->lhlo);
+	free(s->xc);
 	free(s);
 	return 1;
 }
@@ -164,6 +165,7 @@ static int lmtp_open(struct conn *c)
 	s->c = c;
 	s->st = conn_listener_arg(c);
 	s->state = LMTP_GREETED;
+	snprintf(s->client, sizeof(s->client), "%s", conn_peer(c));
 	conn_set_ctx(c, s);
 	conn_set_max_line(c, LMTP_MAX_LINE);
 	if (s->st->idle_timeout != 0)
@@ -241,9 +243,9 @@ static void lmtp_close(struct conn *c, const char *reason)
 
 	if (s == NULL)
 		return;
-	log_info("event=lmtp_disconnect session=%s reason=%s state=%s "
-		 "messages=%u",
-		 conn_id(c), reason, lmtp_state_name(s->state),
+	log_info("event=lmtp_disconnect session=%s client=%s reason=%s "
+		 "state=%s messages=%u",
+		 conn_id(c), s->client, reason, lmtp_state_name(s->state),
 		 s->transactions);
 	conn_set_ctx(c, NULL);
 	s->c = NULL;

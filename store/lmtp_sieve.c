@@ -526,9 +526,9 @@ int lmtp_sieve_reply(struct lmtp_session *s, size_t i,
 			strbuf_addc(&why, (unsigned char)*p < ' ' ? ' ' : *p);
 		lmtp_reply(s, "550 5.7.1 <%s>: %s", r->addr, why.data);
 		log_info(
-		    "event=lmtp_deliver session=%s rcpt=%s result=rejected "
-		    "reason=sieve",
-		    s->c ? conn_id(s->c) : "-", ub);
+		    "event=lmtp_deliver session=%s client=%s rcpt=%s "
+		    "result=rejected reason=sieve",
+		    s->c ? conn_id(s->c) : "-", s->client, ub);
 		strbuf_free(&why);
 		return 1;
 	}
@@ -560,9 +560,9 @@ int lmtp_sieve_reply(struct lmtp_session *s, size_t i,
 		lmtp_reply(s, "250 2.1.5 <%s> handled by sieve id=%s", r->addr,
 			   s->msg->id);
 	}
-	log_info("event=lmtp_deliver session=%s rcpt=%s sieve=yes targets=%zu "
-		 "result=%s",
-		 s->c ? conn_id(s->c) : "-", ub, count,
+	log_info("event=lmtp_deliver session=%s client=%s rcpt=%s sieve=yes "
+		 "targets=%zu result=%s",
+		 s->c ? conn_id(s->c) : "-", s->client, ub, count,
 		 bad != SIZE_MAX ? mstore_strerror(targets[bad].result) : "ok");
 	return 1;
 }

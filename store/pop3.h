@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "xclient.h"
 
 struct conn;
 struct store;
@@ -57,6 +58,10 @@ struct pop3_session {
 	struct conn *c;
 	struct store *st;
 	enum pop3_state state;
+	/* The client as logs name it: the peer, or what a trusted proxy
+	 * forwarded with XCLIENT (lib/xclient.h). */
+	char client[XCLIENT_PEER_MAX];
+	struct xclient *xc; /* NULL until the first XCLIENT */
 
 	/* AUTHORIZATION */
 	char *user;	      /* from USER, waiting for PASS */
@@ -64,6 +69,7 @@ struct pop3_session {
 	int sasl_active;      /* inside an AUTH exchange: lines are responses */
 	char *sasl_mech;
 	unsigned auth_failures;
+	int auth_begun;	/* USER or AUTH seen: too late for XCLIENT */
 	struct net_timer *delay_timer; /* failed-login delay */
 	char *delayed_reply;	       /* sent when delay_timer fires */
 	int close_after_delay;
@@ -135,6 +141,9 @@ void pop3_cmd_dispatch(struct pop3_session *s, char *line);
 void pop3_cmd_user(struct pop3_session *s, struct pop3_args *a);
 void pop3_cmd_pass(struct pop3_session *s, struct pop3_args *a);
 void pop3_cmd_auth(struct pop3_session *s, struct pop3_args *a);
+/* XCLIENT (Dovecot's proxy convention, lib/xclient.h): trusted peers
+ * only, before USER/AUTH. */
+void pop3_cmd_xclient(struct pop3_session *s, struct pop3_args *a);
 /* A line while an AUTH exchange is active (RFC 5034 section 4). */
 void pop3_auth_continue(struct pop3_session *s, const char *line);
 /* Ends an active AUTH exchange on input that cannot be a response (NUL

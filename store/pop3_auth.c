@@ -7,6 +7,7 @@
  * RFC 3206 codes: [AUTH] for credentials, [SYS/TEMP] for the user database
  * or the storage engine, [SYS/PERM] when the user has no mail store here.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -102,9 +103,10 @@ static void auth_failed(struct pop3_session *s, const char *who,
 	char qbuf[128], rbuf[128], mbuf[64];
 
 	s->auth_failures++;
-	log_info("event=pop3_auth_failed session=%s user=%s mech=%s "
+	log_info("event=pop3_auth_failed session=%s client=%s user=%s mech=%s "
 		 "failures=%u reason=%s",
-		 conn_id(s->c), log_q(qbuf, sizeof(qbuf), who ? who : ""),
+		 conn_id(s->c), s->client,
+		 log_q(qbuf, sizeof(qbuf), who ? who : ""),
 		 log_q(mbuf, sizeof(mbuf), mech), s->auth_failures,
 		 log_q(rbuf, sizeof(rbuf),
 		       s->sasl != NULL && saslsrv_error(s->sasl) != NULL
@@ -146,8 +148,8 @@ static void login_open(struct pop3_session *s, const char *user,
 	uint64_t size;
 
 	if (pop3_lock_acquire(user, s) < 0) {
-		log_info("event=pop3_in_use session=%s user=%s", conn_id(s->c),
-			 qbuf);
+		log_info("event=pop3_in_use session=%s client=%s user=%s",
+			 conn_id(s->c), s->client, qbuf);
 		pop3_err(s, "IN-USE",
 			 "Mailbox is locked by another POP3 session");
 		return;
@@ -155,9 +157,9 @@ static void login_open(struct pop3_session *s, const char *user,
 	r = pop3_md_open(s->st, user, &md);
 	if (r != POP3_MD_OK) {
 		pop3_lock_release(user, s);
-		log_warnx("event=pop3_maildrop_failed session=%s user=%s "
-			  "result=%d",
-			  conn_id(s->c), qbuf, (int)r);
+		log_warnx("event=pop3_maildrop_failed session=%s client=%s "
+			  "user=%s result=%d",
+			  conn_id(s->c), s->client, qbuf, (int)r);
 		if (r == POP3_MD_NO_USER)
 			pop3_err(s, "SYS/PERM", "No mailbox for this user");
 		else
@@ -171,9 +173,16 @@ static void login_open(struct pop3_session *s, const char *user,
 	s->auth_failures = 0;
 	pop3_set_state(s, POP3_TRANSACTION);
 	pop3_md_stat(md, &count, &size);
-	log_info("event=pop3_login session=%s user=%s mech=%s messages=%u "
-		 "bytes=%llu",
-		 conn_id(s->c), qbuf, mech, count, (unsigned long long)size);
+	log_info("event=pop3_login session=%s client=%s user=%s mech=%s "
+		 "messages=%u bytes=%llu%s%s",
+		 conn_id(s->c), s->client, qbuf, mech, count,
+		 (unsigned long long)size,
+		 s->xc != NULL && (s->xc->have & XCLIENT_SESSION)
+		     ? " proxy_session="
+		     : "",
+		 s->xc != NULL && (s->xc->have & XCLIENT_SESSION)
+		     ? s->xc->session
+		     : "");
 	pop3_ok(s, "Logged in, %u messages (%llu octets).", count,
 		(unsigned long long)size);
 }
@@ -229,6 +238,7 @@ void pop3_cmd_user(struct pop3_session *s, struct pop3_args *a)
 		return;
 	}
 	clear_user(s);
+	s->auth_begun = 1;
 	s->user = xstrdup(a->argv[0]);
 	pop3_ok(s, "Send your password");
 }
@@ -328,6 +338,7 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_args *a)
 		auth_list(s, sasl);
 		return;
 	}
+	s->auth_begun = 1;
 	mech = a->argv[0];
 	if (!plaintext_ok(s) && (strcasecmp(mech, "PLAIN") == 0 ||
 				 strcasecmp(mech, "LOGIN") == 0)) {
@@ -360,4 +371,55 @@ void pop3_auth_abort(struct pop3_session *s, const char *why)
 	auth_failed(s, s->sasl != NULL ? saslsrv_authid(s->sasl) : NULL,
 		    mech != NULL ? mech : "?", NULL, why);
 	free(mech);
+}
+
+/* --- XCLIENT --------------------------------------------------------------- */
+
+/*
+ * "XCLIENT ADDR=<ip> PORT=<port> [SESSION=<id>] [TTL=<n>]" from a trusted
+ * proxy (lib/xclient.h): from here on the session's logs name the real
+ * client.  Anyone else gets exactly what an unknown command gets, so the
+ * command's existence is not revealed.  Only before USER/AUTH: a login
+ * already begun must not change whose it is.
+ */
+void pop3_cmd_xclient(struct pop3_session *s, struct pop3_args *a)
+{
+	struct xclient x;
+	const char *err = NULL;
+	char qbuf[128];
+
+	if (!xclient_trusted(s->c)) {
+		log_info("event=pop3_xclient_refused session=%s peer=%s "
+			 "reason=untrusted",
+			 conn_id(s->c), conn_peer(s->c));
+		pop3_err(s, NULL, "Unknown command");
+		pop3_bad_command(s);
+		return;
+	}
+	if (s->state != POP3_AUTHORIZATION || s->auth_begun) {
+		pop3_err(s, NULL, "XCLIENT only before USER and AUTH");
+		pop3_bad_command(s);
+		return;
+	}
+	if (s->xc != NULL)
+		x = *s->xc;
+	else
+		memset(&x, 0, sizeof(x));
+	if (xclient_parse(&x, a->rest, XCLIENT_POP3_ATTRS, &err) < 0) {
+		log_info("event=pop3_xclient_invalid session=%s args=%s "
+			 "error=\"%s\"",
+			 conn_id(s->c), log_q(qbuf, sizeof(qbuf), a->rest), err);
+		pop3_err(s, NULL, "%s", err);
+		pop3_bad_command(s);
+		return;
+	}
+	if (s->xc == NULL)
+		s->xc = xmalloc(sizeof(*s->xc));
+	*s->xc = x;
+	xclient_peer(s->xc, conn_peer(s->c), s->client, sizeof(s->client));
+	log_info("event=pop3_xclient session=%s peer=%s client=%s "
+		 "proxy_session=%s",
+		 conn_id(s->c), conn_peer(s->c), s->client,
+		 (x.have & XCLIENT_SESSION) ? x.session : "-");
+	pop3_ok(s, "Client attributes accepted");
 }

@@ -15,6 +15,7 @@
 #include "net.h"
 #include "sasl.h"
 #include "strbuf.h"
+#include "xclient.h"
 #include "store/mailstore.h"
 #include "store/pop3.h"
 #include "store/store.h"
@@ -56,6 +57,10 @@ static const struct pop3_cmd pop3_commands[] = {
     {"PASS", pop3_cmd_pass, AUTHZ, POP3_CMD_RAWARG | POP3_CMD_SECRET, 0, 0},
     /* RFC 5034; no argument: list mechanisms (RFC 1734-era clients) */
     {"AUTH", pop3_cmd_auth, AUTHZ, POP3_CMD_SECRET, 0, 2},
+    /* Dovecot's proxy convention (lib/xclient.h).  Allowed in every
+     * state here so that an untrusted peer gets "Unknown command"
+     * whatever the state; the handler checks the state for the rest. */
+    {"XCLIENT", pop3_cmd_xclient, AUTHZ | TRANS, POP3_CMD_RAWARG, 0, 0},
     /* RFC 1939 sections 4-6 */
     {"QUIT", cmd_quit, AUTHZ | TRANS, 0, 0, 0},
     {"STAT", cmd_stat, TRANS, 0, 0, 0},
@@ -238,6 +243,9 @@ static void write_capa(struct pop3_session *s)
 			strbuf_printf(&b, "SASL %s\r\n", mechs);
 		if (!conn_is_tls(s->c) && tls_available(s))
 			strbuf_adds(&b, "STLS\r\n");
+		/* only to the peers that may use it (lib/xclient.h) */
+		if (!s->auth_begun && xclient_trusted(s->c))
+			strbuf_adds(&b, "XCLIENT\r\n");
 	}
 	/* RFC 2449 section 6.7: we never delete mail on our own. */
 	strbuf_adds(&b, "EXPIRE NEVER\r\nIMPLEMENTATION Rookery\r\n.\r\n");
@@ -324,8 +332,9 @@ static void cmd_quit(struct pop3_session *s, struct pop3_args *a)
 	if (failed)
 		pop3_err(s, "SYS/TEMP", "Some deleted messages not removed");
 	else
-		log_info("event=pop3_update session=%s expunged=%u",
-			 conn_id(s->c), expunged);
+		log_info("event=pop3_update session=%s client=%s "
+			 "expunged=%u",
+			 conn_id(s->c), s->client, expunged);
 	/* Unlock now, not when the connection is finally freed: a client
 	 * that reconnects at once after +OK must not see [IN-USE]. */
 	pop3_md_free(&s->md);

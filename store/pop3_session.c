@@ -9,6 +9,7 @@
  * pop3_cmd.c's table; this file never interprets a verb itself.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,7 +88,8 @@ void pop3_bad_command(struct pop3_session *s)
 {
 	if (++s->bad_commands < POP3_MAX_BAD_COMMANDS)
 		return;
-	log_info("event=pop3_too_many_bad_commands session=%s", conn_id(s->c));
+	log_info("event=pop3_too_many_bad_commands session=%s client=%s",
+		 conn_id(s->c), s->client);
 	pop3_err(s, NULL, "Too many bad commands, closing connection");
 	pop3_hangup(s);
 }
@@ -225,6 +227,7 @@ static int pop3_open(struct conn *c)
 	s->c = c;
 	s->st = conn_listener_arg(c);
 	s->state = POP3_AUTHORIZATION;
+	snprintf(s->client, sizeof(s->client), "%s", conn_peer(c));
 	conn_set_ctx(c, s);
 	conn_set_max_line(c, POP3_MAX_LINE);
 	log_info("event=pop3_connect session=%s peer=%s tls=%d", conn_id(c),
@@ -320,8 +323,9 @@ static void pop3_close(struct conn *c, const char *reason)
 
 	if (s == NULL)
 		return;
-	log_info("event=pop3_disconnect session=%s reason=%s state=%s",
-		 conn_id(c), reason, pop3_state_name(s->state));
+	log_info("event=pop3_disconnect session=%s client=%s reason=%s "
+		 "state=%s",
+		 conn_id(c), s->client, reason, pop3_state_name(s->state));
 	conn_on_drain(c, 0, NULL);
 	pop3_quit_wait_cancel(s);
 	net_timer_free(&s->stall_timer);
@@ -333,6 +337,7 @@ static void pop3_close(struct conn *c, const char *reason)
 		free(s->login);
 	}
 	pop3_auth_free(s);
+	free(s->xc);
 	conn_set_ctx(c, NULL);
 	free(s);
 }
