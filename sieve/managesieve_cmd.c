@@ -162,6 +162,20 @@ static void login_done(struct msv_session *s)
 	free(s->user);
 	s->user = xstrdup(user);
 	log_q(ub, sizeof(ub), s->user);
+	if (s->st->role == STORE_REPLICA) {
+		/* DESIGN.md: a replica takes no client writes; scripts are
+		 * managed on the primary (the mux routes there). */
+		log_warnx("event=managesieve_login_refused session=%s "
+			  "client=%s user=%s reason=replica",
+			  conn_id(s->c), s->client, ub);
+		free(s->user);
+		s->user = NULL;
+		saslsrv_free(&s->sasl);
+		msv_set_state(s, MSV_NONAUTH);
+		msv_no(s, "TRYLATER",
+		       "This store is a replica; log in to the primary");
+		return;
+	}
 	err = mstore_user_exists(s->st->ms, s->user);
 	if (err != MSTORE_OK) {
 		log_info("event=managesieve_login_refused session=%s "

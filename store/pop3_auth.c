@@ -198,6 +198,17 @@ static void login_finish(struct pop3_session *s, const char *identity,
 	 * identity may point into it). */
 	saslsrv_free(&s->sasl);
 	clear_user(s);
+	if (s->st->role == STORE_REPLICA) {
+		/* DESIGN.md: a replica takes no client writes (POP3 deletes
+		 * at QUIT); the mux sends logins to the primary. */
+		log_warnx("event=pop3_login_refused session=%s client=%s "
+			  "user=%s reason=replica",
+			  conn_id(s->c), s->client, qbuf);
+		pop3_err(s, "SYS/TEMP",
+			 "This store is a replica; log in to the primary");
+		free(user);
+		return;
+	}
 	login_open(s, user, mech, qbuf);
 	free(user);
 }

@@ -113,6 +113,20 @@ def test_plaintext_refused_without_tls(store_factory):
     assert ms.auth_plain(ALICE, PW).ok
 
 
+def test_replica_refuses_logins(store_factory):
+    """DESIGN.md: a replica takes no client writes: a correct login gets
+    NO (TRYLATER) and the session may try again or LOGOUT."""
+    s = store_factory(listen=("lmtp", "sieve"), role="replica")
+    s.add_user(ALICE, PW)
+    ms = ManageSieve(s.port("sieve"))
+    ms.starttls()
+    r = ms.auth_plain(ALICE, PW)
+    assert r.word == "NO" and r.code == "TRYLATER", r
+    assert "replica" in (r.text or "")
+    assert ms.cmd("LOGOUT").ok
+    assert "reason=replica" in s.log_text()
+
+
 def test_extended_codes_switch(store_factory):
     s = store_factory(listen=("lmtp", "sieve"), allow_plaintext="no",
                       sieve_extended_codes="yes")

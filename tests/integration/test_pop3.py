@@ -834,3 +834,18 @@ def test_fetchmail_keep_uidl(env, alice, tmp_path):
     p = pop_login(env, user, pw)
     assert p.stat()[0] == 2
     p.quit()
+
+
+def test_replica_refuses_logins(store_factory):
+    """DESIGN.md: a replica takes no client writes (POP3 deletes at
+    QUIT): a correct login gets -ERR [SYS/TEMP] and the session stays
+    usable."""
+    st = store_factory(name="ms9", role="replica")
+    st.add_user("erin@example.com", "erin-pw")
+    env = Env(st)
+    r = RawPop3(env.host, env.pop3_port)
+    assert r.cmd("USER erin@example.com").startswith(b"+OK")
+    line = r.cmd("PASS erin-pw")
+    assert line.startswith(b"-ERR [SYS/TEMP]") and b"replica" in line, line
+    assert r.cmd("QUIT").startswith(b"+OK")
+    assert "reason=replica" in st.log_text()
