@@ -7,11 +7,15 @@ BIN=$(cd "$(dirname "$0")/.." && pwd)/$BUILD/bin
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/$BUILD/bench
 PIDS=""
 
-bench_tmp() {
+bench_tmp() { # [NAME]: the directory is /var/tmp/rookery-NAME.XXXXXX
 	# Same filesystem for us and the peer, so fsync costs compare.
-	T=$(mktemp -d /var/tmp/rookery-bench.XXXXXX)
+	T=$(mktemp -d "/var/tmp/rookery-${1:-bench}.XXXXXX")
 	chmod 755 "$T"
-	trap bench_cleanup EXIT INT TERM
+	# Ctrl-C / kill: clean up and stop (a trapped INT would otherwise let
+	# the script carry on with its next command)
+	trap bench_cleanup EXIT
+	trap 'bench_cleanup; exit 130' INT
+	trap 'bench_cleanup; exit 143' TERM
 }
 
 bench_cleanup() {
@@ -20,7 +24,16 @@ bench_cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	PIDS="" # run once: the EXIT trap follows an INT/TERM one
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+
+# pid_forget PID...: drop stopped processes from PIDS (so that cleanup
+# never signals a PID the system has since given to someone else)
+pid_forget() {
+	for q in "$@"; do
+		PIDS=$(echo " $PIDS " | sed "s/ $q / /g")
+	done
 }
 
 free_port() {

@@ -1,11 +1,17 @@
 /*
- * muxload.c - an IMAP login-rate and idle-session load generator for
- * bench/mux.sh (rookery-mux against nginx's mail proxy and perdition).
+ * muxload.c - an IMAP login-rate, idle-session and FETCH-throughput load
+ * generator for bench/mux.sh (rookery-mux against nginx's mail proxy and
+ * perdition).
  *
  *   muxload -m login -p PORT -U FMT -M USERS -w PASS [-c CLIENTS]
  *           [-n LOGINS] [-t SECONDS] [-l LABEL] [-T]
  *   muxload -m idle  -p PORT -U FMT -M USERS -w PASS -k SESSIONS
  *           [-P PID]... [-t SECONDS] [-c THREADS] [-l LABEL] [-T]
+ *           [-W FILE [-H SECONDS]]
+ *   muxload -m fill  -p PORT -U FMT -M USERS -w PASS -n MESSAGES
+ *           -s BYTES [-c CONNS] [-t SECONDS] [-l LABEL]
+ *   muxload -m fetch -p PORT -U FMT -M USERS -w PASS [-c CLIENTS]
+ *           [-n FETCHES] [-t SECONDS] [-q UIDSET] [-l LABEL] [-T]
  *
  * login  CLIENTS threads, each looping: connect, read the greeting,
  *        "a LOGIN user pass", "b SELECT INBOX", "c LOGOUT", close.  Client
@@ -16,7 +22,21 @@
  * idle   THREADS threads open SESSIONS connections between them, each
  *        logged in with INBOX selected, and hold them; reports the VmRSS
  *        of every PID given (summed) before and while they are held, and
- *        the difference per session.  Stops opening at SECONDS.
+ *        the difference per session.  Stops opening at SECONDS.  With -W,
+ *        the line is printed as soon as the sessions are open and they are
+ *        then held until FILE exists (at most -H SECONDS, default 300), so
+ *        that several muxload processes can hold their sessions at once
+ *        while the caller measures.
+ * fill   APPENDs MESSAGES messages of exactly BYTES bytes (text lines) to
+ *        the INBOX of every user 1..USERS, CONNS users at a time, one
+ *        synchronizing literal at a time.  Stops at SECONDS.
+ * fetch  CLIENTS threads, client i logged in as user i % USERS + 1 with
+ *        INBOX selected (all logged in before the clock starts), each
+ *        looping "f UID FETCH UIDSET BODY.PEEK[]" (UIDSET 1:* unless -q)
+ *        and reading the literals through.  Counts message bytes (the
+ *        literals) received per second; MB = 10^6 bytes.  Latency is per
+ *        FETCH command.  Stops starting commands after FETCHES in total or
+ *        SECONDS.
  *
  * -T speaks TLS from the first byte (imaps), full handshake per
  * connection, no certificate check.  The bench build links only -lpthread
@@ -40,6 +60,7 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS 1024
+#define SCRATCH (256 * 1024)
 #define MAX_PIDS 64
 
 static const char *mode = "login";
@@ -55,6 +76,10 @@ static int pids[MAX_PIDS];
 static int npids;
 static const char *label = "mux";
 static int use_tls;
+static long msg_size = 1024 * 1024;
+static const char *uidset = "1:*";
+static const char *wait_file;
+static double hold_secs = 300;
 
 /* The few OpenSSL calls we need, found at run time. */
 static void *tls_ctx;
@@ -108,6 +133,8 @@ struct client {
 	long nlat, cap;
 	int *fds;
 	long nfds;
+	long long bytes;
+	long msgs;
 };
 
 static double now(void)
@@ -221,67 +248,94 @@ static int send_all(struct reader *r, const char *s, size_t n)
 }
 
 /*
- * Connects and logs in as user number U with INBOX selected; the fd, or
- * -1.  With LOGOUT set, logs out and closes too (returns 0 on success).
+ * Connects R and logs in as user number U with INBOX selected; 0, or -1
+ * (R closed) on failure.
  */
-static int session(long u, int logout)
+static int session_open(long u, struct reader *r)
 {
-	struct reader *r = malloc(sizeof(*r));
-	char user[256], cmd[512], line[1024];
-	int fd, rc = -1, n;
+	char user[256], cmd[512], line[1024] = "";
+	int fd, n;
 
-	if (r == NULL)
-		return -1;
 	snprintf(user, sizeof(user), fmt, (int)(u % nusers) + 1);
-	fd = dial();
-	if (fd < 0) {
-		note_err("connect", strerror(errno));
-		free(r);
-		return -1;
-	}
-	r->fd = fd;
 	r->ssl = NULL;
 	r->len = r->off = 0;
+	fd = dial();
+	r->fd = fd;
+	if (fd < 0) {
+		note_err("connect", strerror(errno));
+		return -1;
+	}
 	if (use_tls) {
 		r->ssl = p_SSL_new(tls_ctx);
 		if (r->ssl == NULL || p_SSL_set_fd(r->ssl, fd) != 1 ||
 		    p_SSL_connect(r->ssl) != 1) {
 			note_err("tls", "handshake failed");
-			goto out;
+			goto fail;
 		}
 	}
 	if (read_line(r, line, sizeof(line)) < 0 ||
 	    strncmp(line, "* OK", 4) != 0) {
 		note_err("greeting", line);
-		goto out;
+		goto fail;
 	}
 	n = snprintf(cmd, sizeof(cmd), "a LOGIN \"%s\" \"%s\"\r\n", user,
 		     pass);
 	if (send_all(r, cmd, (size_t)n) < 0 ||
 	    read_tagged(r, "a", line, sizeof(line)) != 1) {
 		note_err("login", line);
-		goto out;
+		goto fail;
 	}
 	if (send_all(r, "b SELECT INBOX\r\n", 16) < 0 ||
 	    read_tagged(r, "b", line, sizeof(line)) != 1) {
 		note_err("select", line);
-		goto out;
+		goto fail;
 	}
+	return 0;
+fail:
+	if (r->ssl != NULL)
+		p_SSL_free(r->ssl);
+	r->ssl = NULL;
+	close(fd);
+	return -1;
+}
+
+/* LOGOUT (the tagged OK or the server closing both end it) and close. */
+static void session_close(struct reader *r)
+{
+	char line[1024];
+
+	if (send_all(r, "c LOGOUT\r\n", 10) == 0)
+		(void)read_tagged(r, "c", line, sizeof(line));
+	if (r->ssl != NULL)
+		p_SSL_free(r->ssl);
+	r->ssl = NULL;
+	close(r->fd);
+}
+
+/*
+ * Connects and logs in as user number U with INBOX selected; the fd, or
+ * -1.  With LOGOUT set, logs out and closes too (returns 0 on success).
+ */
+static int session(long u, int logout)
+{
+	struct reader *r = malloc(sizeof(*r));
+	int fd;
+
+	if (r == NULL)
+		return -1;
+	if (session_open(u, r) < 0) {
+		free(r);
+		return -1;
+	}
+	fd = r->fd;
 	if (!logout) {
 		/* Held: the TLS state stays with the connection (leaked). */
 		free(r);
 		return fd;
 	}
-	/* LOGOUT: the tagged OK or the server closing both end it. */
-	if (send_all(r, "c LOGOUT\r\n", 10) == 0)
-		(void)read_tagged(r, "c", line, sizeof(line));
-	rc = 0;
-out:
-	if (r->ssl != NULL)
-		p_SSL_free(r->ssl);
-	close(fd);
+	session_close(r);
 	free(r);
-	return rc;
+	return 0;
 }
 
 static void *login_thread(void *arg)
@@ -340,6 +394,276 @@ static void *idle_thread(void *arg)
 	return NULL;
 }
 
+/* ---- fill -------------------------------------------------------------- */
+
+/* Message N of user U, exactly msg_size bytes of CRLF text lines. */
+static void make_message(char *buf, long u, long n)
+{
+	long len, i = 0;
+
+	len = snprintf(buf, (size_t)msg_size,
+		       "From: Bench Sender <sender@example.org>\r\n"
+		       "To: Bench User <user%ld@example.com>\r\n"
+		       "Subject: large bench message %ld\r\n"
+		       "Date: Tue, 24 Nov 2026 05:00:00 +0000\r\n"
+		       "Message-ID: <large.%ld.%ld@example.org>\r\n"
+		       "MIME-Version: 1.0\r\n"
+		       "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
+		       u, n, u, n);
+	/* 78-byte lines: an 8-digit counter, a space, 67 bytes, CRLF */
+	while (len + 78 <= msg_size - 2) {
+		static const char text[] = "the quick brown fox jumps over "
+					   "the lazy dog, again and again and "
+					   "on\r\n";
+		char num[16];
+
+		snprintf(num, sizeof(num), "%08ld ", i++ % 100000000);
+		memcpy(buf + len, num, 9);
+		memcpy(buf + len + 9, text, sizeof(text) - 1);
+		len += 9 + (long)sizeof(text) - 1;
+	}
+	while (len < msg_size - 2)
+		buf[len++] = 'z';
+	buf[msg_size - 2] = '\r';
+	buf[msg_size - 1] = '\n';
+}
+
+static void *fill_thread(void *arg)
+{
+	struct client *c = arg;
+	char *msg = malloc((size_t)msg_size);
+	char cmd[128], line[1024];
+
+	if (msg == NULL)
+		exit(1);
+	for (;;) {
+		long u = atomic_fetch_add(&next_id, 1), n;
+		struct reader r;
+
+		if (u >= nusers || now() - t_start >= max_secs)
+			break;
+		if (session_open(u, &r) < 0) {
+			atomic_fetch_add(&failed, 1);
+			continue;
+		}
+		for (n = 0; n < max_logins && now() - t_start < max_secs;
+		     n++) {
+			int l = snprintf(cmd, sizeof(cmd),
+					 "f%ld APPEND INBOX {%ld}\r\n", n,
+					 msg_size);
+			char tag[32];
+
+			make_message(msg, u + 1, n);
+			snprintf(tag, sizeof(tag), "f%ld", n);
+			line[0] = '\0';
+			if (send_all(&r, cmd, (size_t)l) < 0 ||
+			    read_line(&r, line, sizeof(line)) < 0 ||
+			    line[0] != '+') {
+				note_err("append", line);
+				atomic_fetch_add(&failed, 1);
+				break;
+			}
+			if (send_all(&r, msg, (size_t)msg_size) < 0 ||
+			    send_all(&r, "\r\n", 2) < 0 ||
+			    read_tagged(&r, tag, line, sizeof(line)) != 1) {
+				note_err("append", line);
+				atomic_fetch_add(&failed, 1);
+				break;
+			}
+			c->msgs++;
+		}
+		session_close(&r);
+	}
+	free(msg);
+	return NULL;
+}
+
+static int run_fill(void)
+{
+	static struct client clients[MAX_CLIENTS];
+	long msgs = 0;
+	double t;
+	int i;
+
+	t_start = now();
+	for (i = 0; i < nclients; i++)
+		pthread_create(&clients[i].thread, NULL, fill_thread,
+			       &clients[i]);
+	for (i = 0; i < nclients; i++) {
+		pthread_join(clients[i].thread, NULL);
+		msgs += clients[i].msgs;
+	}
+	t = now() - t_start;
+	printf("label=%s mode=fill users=%d messages=%ld bytes=%lld "
+	       "failed=%ld secs=%.2f err=\"%s\"\n",
+	       label, nusers, msgs, (long long)msgs * msg_size,
+	       (long)atomic_load(&failed), t, first_err);
+	return atomic_load(&failed) > 0 || msgs != (long)nusers * max_logins;
+}
+
+/* ---- fetch ------------------------------------------------------------- */
+
+static pthread_barrier_t ready, go;
+
+/* Reads and drops an N-byte literal (buffered bytes first). */
+static int skip_literal(struct reader *r, long long n, char *scratch)
+{
+	size_t have = r->len - r->off;
+
+	if ((long long)have >= n) {
+		r->off += (size_t)n;
+		return 0;
+	}
+	n -= (long long)have;
+	r->len = r->off = 0;
+	while (n > 0) {
+		int want = n < SCRATCH ? (int)n : SCRATCH;
+		ssize_t got = r->ssl != NULL ? p_SSL_read(r->ssl, scratch, want)
+					     : read(r->fd, scratch, (size_t)want);
+
+		if (got < 0 && errno == EINTR && r->ssl == NULL)
+			continue;
+		if (got <= 0)
+			return -1;
+		n -= got;
+	}
+	return 0;
+}
+
+/* One FETCH command; 0, or -1 (connection unusable). */
+static int fetch_once(struct client *c, struct reader *r, char *scratch)
+{
+	char cmd[256], line[1024];
+	int l = snprintf(cmd, sizeof(cmd), "f UID FETCH %s BODY.PEEK[]\r\n",
+			 uidset);
+
+	if (send_all(r, cmd, (size_t)l) < 0) {
+		note_err("fetch", "write failed");
+		return -1;
+	}
+	for (;;) {
+		size_t len;
+
+		if (read_line(r, line, sizeof(line)) < 0) {
+			note_err("fetch", "connection closed");
+			return -1;
+		}
+		if (strncmp(line, "f ", 2) == 0) {
+			if (strncmp(line + 2, "OK", 2) == 0)
+				return 0;
+			note_err("fetch", line);
+			return -1;
+		}
+		len = strlen(line);
+		if (len > 2 && line[len - 1] == '}') {
+			char *b = strrchr(line, '{');
+			long long n;
+
+			if (b == NULL)
+				continue;
+			n = atoll(b + 1);
+			if (skip_literal(r, n, scratch) < 0) {
+				note_err("fetch", "literal cut short");
+				return -1;
+			}
+			c->bytes += n;
+			c->msgs++;
+		}
+	}
+}
+
+static void *fetch_thread(void *arg)
+{
+	struct client *c = arg;
+	struct reader *r = malloc(sizeof(*r));
+	char *scratch = malloc(SCRATCH);
+	int ok;
+
+	if (r == NULL || scratch == NULL)
+		exit(1);
+	ok = session_open(c->id, r) == 0;
+	if (!ok)
+		atomic_fetch_add(&failed, 1);
+	pthread_barrier_wait(&ready);
+	pthread_barrier_wait(&go);
+	while (ok) {
+		long id = atomic_fetch_add(&next_id, 1);
+		double t0;
+
+		if (id >= max_logins || now() - t_start >= max_secs)
+			break;
+		t0 = now();
+		if (fetch_once(c, r, scratch) < 0) {
+			atomic_fetch_add(&failed, 1);
+			ok = 0;
+			close(r->fd);
+			break;
+		}
+		if (c->nlat == c->cap) {
+			c->cap = c->cap ? 2 * c->cap : 1024;
+			c->lat = realloc(c->lat, sizeof(double) * (size_t)c->cap);
+			if (c->lat == NULL)
+				exit(1);
+		}
+		c->lat[c->nlat++] = now() - t0;
+	}
+	if (ok)
+		session_close(r);
+	free(scratch);
+	free(r);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+static int run_fetch(void)
+{
+	static struct client clients[MAX_CLIENTS];
+	long long bytes = 0;
+	long msgs = 0, total = 0, k = 0;
+	double elapsed, *all;
+	int i;
+
+	pthread_barrier_init(&ready, NULL, (unsigned)nclients + 1);
+	pthread_barrier_init(&go, NULL, (unsigned)nclients + 1);
+	for (i = 0; i < nclients; i++) {
+		clients[i].id = i;
+		pthread_create(&clients[i].thread, NULL, fetch_thread,
+			       &clients[i]);
+	}
+	pthread_barrier_wait(&ready); /* every client logged in (or not) */
+	t_start = now();
+	pthread_barrier_wait(&go);
+	for (i = 0; i < nclients; i++) {
+		pthread_join(clients[i].thread, NULL);
+		bytes += clients[i].bytes;
+		msgs += clients[i].msgs;
+		total += clients[i].nlat;
+	}
+	elapsed = now() - t_start;
+	all = malloc(sizeof(double) * (size_t)(total + 1));
+	if (all == NULL)
+		return 1;
+	for (i = 0; i < nclients; i++) {
+		memcpy(all + k, clients[i].lat,
+		       sizeof(double) * (size_t)clients[i].nlat);
+		k += clients[i].nlat;
+	}
+	qsort(all, (size_t)total, sizeof(double), cmp_double);
+	printf("label=%s mode=fetch clients=%d fetches=%ld messages=%ld "
+	       "bytes=%lld failed=%ld secs=%.2f mb_s=%.1f msgs_s=%.1f "
+	       "p50_ms=%.2f p99_ms=%.2f err=\"%s\"\n",
+	       label, nclients, total, msgs, bytes,
+	       (long)atomic_load(&failed), elapsed,
+	       elapsed > 0 ? (double)bytes / elapsed / 1e6 : 0,
+	       elapsed > 0 ? (double)msgs / elapsed : 0,
+	       total ? all[total / 2] * 1000 : 0,
+	       total ? all[(long)((double)total * 0.99)] * 1000 : 0,
+	       first_err);
+	free(all);
+	return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -371,9 +695,10 @@ static long rss_kb(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: muxload -m login|idle -p PORT [-U FMT] [-M USERS] "
-		"[-w PASS]\n  [-c CLIENTS] [-n LOGINS] [-t SECONDS] "
-		"[-k SESSIONS] [-P PID]... [-l LABEL] [-T]\n");
+		"usage: muxload -m login|idle|fill|fetch -p PORT [-U FMT] "
+		"[-M USERS] [-w PASS]\n  [-c CLIENTS] [-n COUNT] "
+		"[-t SECONDS] [-k SESSIONS] [-P PID]... [-l LABEL] [-T]\n"
+		"  [-s BYTES] [-q UIDSET] [-W FILE] [-H SECONDS]\n");
 	exit(2);
 }
 
@@ -384,7 +709,7 @@ int main(int argc, char **argv)
 	long total = 0, k = 0;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "m:p:U:M:w:c:n:t:k:P:l:T")) != -1) {
+	while ((opt = getopt(argc, argv, "m:p:U:M:w:c:n:t:k:P:l:Ts:q:W:H:")) != -1) {
 		switch (opt) {
 		case 'm': mode = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -401,6 +726,10 @@ int main(int argc, char **argv)
 			break;
 		case 'l': label = optarg; break;
 		case 'T': use_tls = 1; break;
+		case 's': msg_size = atol(optarg); break;
+		case 'q': uidset = optarg; break;
+		case 'W': wait_file = optarg; break;
+		case 'H': hold_secs = atof(optarg); break;
 		default: usage();
 		}
 	}
@@ -409,6 +738,13 @@ int main(int argc, char **argv)
 		usage();
 	if (use_tls)
 		tls_load();
+	if (strcmp(mode, "fill") == 0) {
+		if (msg_size < 1024)
+			usage();
+		return run_fill();
+	}
+	if (strcmp(mode, "fetch") == 0)
+		return run_fetch();
 
 	if (strcmp(mode, "idle") == 0) {
 		struct rlimit rl;
@@ -432,7 +768,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < nclients; i++)
 			pthread_join(clients[i].thread, NULL);
 		elapsed = now() - t_start;
-		sleep(2); /* let the server settle */
+		if (npids > 0)
+			sleep(2); /* let the server settle */
 		after = rss_kb();
 		k = atomic_load(&done_ok);
 		printf("label=%s mode=idle wanted=%ld sessions=%ld failed=%ld "
@@ -442,6 +779,13 @@ int main(int argc, char **argv)
 		       elapsed, before, after,
 		       k > 0 ? (after - before) * 1024 / k : 0, first_err);
 		fflush(stdout);
+		if (wait_file != NULL) {
+			double t0 = now();
+
+			while (access(wait_file, F_OK) != 0 &&
+			       now() - t0 < hold_secs)
+				usleep(100000);
+		}
 		for (i = 0; i < nclients; i++) {
 			long j;
 
@@ -478,5 +822,6 @@ int main(int argc, char **argv)
 	       total ? all[total / 2] * 1000 : 0,
 	       total ? all[(long)((double)total * 0.99)] * 1000 : 0,
 	       first_err);
+	free(all);
 	return 0;
 }
