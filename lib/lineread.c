@@ -77,6 +77,16 @@ void lineread_reset(struct lineread *lr)
 	lr->literal_left = 0;
 }
 
+void lineread_trim(struct lineread *lr)
+{
+	lr->line_returned = 0;
+	lineread_reset(lr);
+	/* strbuf_steal() leaves the strbuf empty and holding nothing;
+	 * strbuf_reserve() allocates again on the next line */
+	if (lr->buf.cap != 0)
+		free(strbuf_steal(&lr->buf, NULL));
+}
+
 void lineread_literal_start(struct lineread *lr, uint64_t n)
 {
 	lr->in_literal = 1;

@@ -102,6 +102,14 @@ void lineread_set_max_line(struct lineread *lr, size_t max_line);
 void lineread_reset(struct lineread *lr);
 
 /*
+ * lineread_reset() that also gives back the line buffer's memory (the
+ * next line allocates it again).  The line last returned becomes invalid
+ * at once: call it only when no line handler is running.  For a reader
+ * that will not see lines for a long while (a spliced proxy session).
+ */
+void lineread_trim(struct lineread *lr);
+
+/*
  * Consumes up to len bytes of data, stopping as soon as it has a result.
  * *used_r is the number of bytes consumed; the caller feeds the rest again
  * after handling the result.  Partial lines are kept inside the reader.

@@ -37,6 +37,7 @@
 
 #include "log.h"
 
+struct bufferevent;
 struct event_base;
 struct evbuffer;
 struct ssl_ctx_st;
@@ -118,6 +119,13 @@ struct net_params {
 struct net *net_new(const struct net_params *params);
 void net_free(struct net **n);
 struct event_base *net_base(struct net *n);
+/*
+ * After libevent's read callback on a plain (non-TLS) socket: reads what
+ * else the socket holds into bev's input, in 64 KiB blocks, up to max
+ * bytes; returns the bytes read (net_bulk.c).  Nothing when reading is
+ * disabled (a paused connection).
+ */
+size_t net_bev_read_more(struct bufferevent *bev, size_t max);
 
 /*
  * Binds a listener.  arg is handed to the protocol through
@@ -189,6 +197,9 @@ void *conn_ctx(const struct conn *c);
 
 /* Output.  Data is queued; the framework writes as the socket allows. */
 void conn_write(struct conn *c, const void *data, size_t len);
+/* Moves len bytes of src to c's output (buffer chains change hands when
+ * nothing is queued ahead of them: a relay without copying). */
+void conn_write_move(struct conn *c, struct evbuffer *src, size_t len);
 void conn_puts(struct conn *c, const char *s);
 void conn_printf(struct conn *c, const char *fmt, ...) LOG_PRINTF(2, 3);
 /* Queues len bytes of fd from offset (sendfile on plain links).  The

@@ -226,6 +226,12 @@ static void conn_dispatch(struct conn *c)
 		}
 	}
 	c->dispatching = 0;
+	/* Raw mode reads no lines: the line buffer (sized by the longest
+	 * line so far, the login) goes back to malloc now that no line
+	 * handler can hold a pointer into it.  A spliced session idles here
+	 * for hours. */
+	if (c->mode == CONN_RAW)
+		lineread_trim(c->lr);
 	/* the peer is done and nothing more can be delivered */
 	if (!more && c->eof && conn_can_deliver(c))
 		conn_close_reason(c, "eof");
@@ -233,11 +239,17 @@ static void conn_dispatch(struct conn *c)
 
 /* --- bufferevent callbacks ---------------------------------------------- */
 
+/* Bulk relays (raw mode: the mux's spliced sessions) read on past
+ * libevent's 4 KiB per event (net_bulk.c), this much per callback. */
+#define CONN_READ_MORE (256 * 1024)
+#define CONN_WRITE_MAX (256 * 1024)
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
+	if (c->ssl == NULL && c->mode == CONN_RAW && !c->paused)
+		net_bev_read_more(bev, CONN_READ_MORE);
 	if (c->opened && !c->closing)
 		conn_idle_arm(c);
 	conn_dispatch(c);
@@ -372,6 +384,9 @@ static void conn_setup_bev(struct conn *c)
 			  c);
 	evbuffer_add_cb(bufferevent_get_input(c->bev), conn_in_count, c);
 	evbuffer_add_cb(bufferevent_get_output(c->bev), conn_out_count, c);
+	/* libevent writes at most 16 KiB per writable event by default: a
+	 * relayed FETCH would cost an epoll round per 16 KiB */
+	bufferevent_set_max_single_write(c->bev, CONN_WRITE_MAX);
 	conn_update_lowat(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

@@ -205,6 +205,32 @@ void conn_write(struct conn *c, const void *data, size_t len)
 		bufferevent_write(c->bev, data, len);
 }
 
+void conn_write_move(struct conn *c, struct evbuffer *src, size_t len)
+{
+	if (c->closing || c->free_now) {
+		evbuffer_drain(src, len);
+		return;
+	}
+	if ((c->outq == NULL || c->outq->head == NULL) &&
+	    !conn_deflate_out_on(c)) {
+		/* whole chains change hands: no copy */
+		evbuffer_remove_buffer(src, bufferevent_get_output(c->bev),
+				       len);
+		return;
+	}
+	while (len > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+
+		if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
+			break;
+		n = v.iov_len < len ? v.iov_len : len;
+		conn_write(c, v.iov_base, n);
+		evbuffer_drain(src, n);
+		len -= n;
+	}
+}
+
 void conn_puts(struct conn *c, const char *s)
 {
 	conn_write(c, s, strlen(s));

@@ -34,6 +34,7 @@ struct backend {
 	unsigned connected : 1;
 	unsigned raw : 1;
 	unsigned paused : 1;
+	unsigned tls : 1;	/* bev is an OpenSSL bufferevent */
 	unsigned dead : 1;	/* error reported: no more callbacks */
 	unsigned in_cb : 1;	/* inside a callback */
 	unsigned free_later : 1;
@@ -133,6 +134,12 @@ static int deliver(struct backend *b)
 		return -1;
 	if (b->dead)
 		return -1;
+	/* Spliced: no more lines from this store.  The reader's buffer
+	 * holds the longest login reply (the CAPABILITY line, up to a few
+	 * KB) and would stay for the whole session; no line callback is
+	 * running now, so it can go. */
+	if (b->raw && b->lr != NULL)
+		lineread_free(&b->lr);
 	if (b->paused || !b->raw || evbuffer_get_length(in) == 0)
 		return 0;
 	b->in_cb = 1;
@@ -140,10 +147,17 @@ static int deliver(struct backend *b)
 	return cb_leave(b) < 0 || b->dead ? -1 : 0;
 }
 
+/* Spliced sessions relay FETCH bodies: read on past libevent's 4 KiB per
+ * event (net_bulk.c) while nothing holds the relay back. */
+#define BACKEND_READ_MORE (256 * 1024)
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	(void)deliver(arg);
+	struct backend *b = arg;
+
+	if (b->raw && !b->paused && !b->tls)
+		net_bev_read_more(bev, BACKEND_READ_MORE);
+	(void)deliver(b);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -281,11 +295,14 @@ struct backend *backend_connect(struct mux *m, const char *addr,
 		if (b->bev != NULL)
 			bufferevent_openssl_set_allow_dirty_shutdown(b->bev,
 								     1);
+		b->tls = 1;
 	} else {
 		b->bev = bufferevent_socket_new(base, -1,
 						BEV_OPT_CLOSE_ON_FREE |
 						    BEV_OPT_DEFER_CALLBACKS);
 	}
+	if (b->bev != NULL)
+		bufferevent_set_max_single_write(b->bev, BACKEND_READ_MORE);
 	if (b->bev == NULL) {
 		*err_r = xstrdup("cannot create a bufferevent");
 		backend_destroy(b);
@@ -345,9 +362,13 @@ void backend_on_drain(struct backend *b, size_t low)
 
 void backend_set_raw(struct backend *b, int raw)
 {
+	struct lineread_params lp = {BACKEND_MAX_LINE, 0, 0};
+
 	b->raw = raw != 0;
-	if (raw)
+	if (b->lr != NULL)
 		lineread_reset(b->lr);
+	else if (!raw)
+		b->lr = lineread_new(&lp);	/* deliver() freed it */
 }
 
 void backend_set_timeout(struct backend *b, unsigned ms)

@@ -128,6 +128,11 @@ static void imap_ready(struct proxy *p)
 			    s->tag, p->text.data);
 	else
 		tagged(s, s->tag, "OK Logged in");
+	/* spliced from here on: imap_line() reads nothing more, so the
+	 * pre-auth buffers go now rather than when the session ends */
+	free(s->tag);
+	s->tag = NULL;
+	strbuf_free(&s->lit);
 }
 
 static void imap_failed(struct proxy *p, enum proxy_fail why)

@@ -14,6 +14,8 @@
 #include "net.h"
 #include "strbuf.h"
 #include "mux/backend.h"
+#include "mux/front.h"
+#include "mux/memtrim.h"
 #include "mux/mux.h"
 #include "mux/proxy.h"
 
@@ -53,6 +55,7 @@ static void list_add(struct mux *m, struct proxy *p)
 		m->proxies->prev = p;
 	m->proxies = p;
 	m->n_proxies++;
+	memtrim_session_start(m->net);
 }
 
 static void list_del(struct mux *m, struct proxy *p)
@@ -65,6 +68,7 @@ static void list_del(struct mux *m, struct proxy *p)
 		p->next->prev = p->prev;
 	p->prev = p->next = NULL;
 	m->n_proxies--;
+	memtrim_session_end();
 }
 
 char *proxy_plain_response(const struct proxy *p)
@@ -230,23 +234,14 @@ static void client_raw(struct conn *c, struct evbuffer *in)
 static void backend_raw(struct backend *b, struct evbuffer *in, void *arg)
 {
 	struct proxy *p = arg;
-	struct evbuffer_iovec v[8];
-	int n, i;
+	size_t len;
 
 	(void)b;
-	while (evbuffer_get_length(in) > 0) {
-		n = evbuffer_peek(in, -1, NULL, v, 8);
-		if (n > 8)
-			n = 8;
-		for (i = 0; i < n; i++) {
-			conn_write(p->c, v[i].iov_base, v[i].iov_len);
-			if (memchr(v[i].iov_base, '\0', v[i].iov_len) == NULL)
-				tail_add(p->down_tail, v[i].iov_base,
-					 v[i].iov_len);
-			p->bytes_down += v[i].iov_len;
-			evbuffer_drain(in, v[i].iov_len);
-		}
-	}
+	len = evbuffer_get_length(in);
+	/* the tail (for the session-end log line) keeps the last bytes */
+	tail_add_evbuffer(p->down_tail, in, len);
+	p->bytes_down += len;
+	conn_write_move(p->c, in, len);
 	if (conn_output_pending(p->c) > PROXY_OUT_HIGH) {
 		backend_pause(p->b);
 		conn_on_drain(p->c, PROXY_OUT_LOW, client_drained);
@@ -307,6 +302,15 @@ static void splice_start(struct proxy *p)
 		 conn_is_tls(p->c));
 	backend_set_timeout(p->b, 0);
 	p->proto->ready(p);
+	/* From here on the session only copies bytes, often for hours:
+	 * drop what only the login needed.  The Cyrus SASL server context
+	 * is the big one (about 6 KB with its property context); a spliced
+	 * session never returns to the pre-auth state that would use it
+	 * (proxy.h: the conn's ctx starts with struct front). */
+	front_tls_reset(conn_ctx(p->c));
+	free(strbuf_steal(&p->text, NULL));
+	free(p->mech);
+	p->mech = NULL;
 	conn_set_idle_timeout(p->c, p->m->conf.postauth_idle);
 	backend_set_raw(p->b, 1);
 	conn_set_raw(p->c, client_raw);

@@ -7,7 +7,10 @@
  * line to the protocol's login dialogue (struct proxy_proto) until it says
  * PROXY_LOGIN_OK.  Then it calls proto->ready() (the front answers the
  * client), switches both sides to raw mode and copies bytes, pausing the
- * side that reads when the other side's output is high.
+ * side that reads when the other side's output is high.  At the splice it
+ * also drops what only the login needed (the front's SASL state through
+ * front_tls_reset(), the dialogue scratch), since an idle spliced session
+ * may live for hours.
  *
  * Failures before the splice go to proto->failed() with a reason; the
  * client conn is resumed and the front carries on in pre-auth (or closes).
@@ -79,11 +82,12 @@ struct proxy {
 	void *front;			/* the front's session */
 	struct backend *b;
 	char *user;
-	char *mech;
+	char *mech;			/* NULL once spliced (memory) */
 	char store[DIR_NAME_MAX];
 	char *addr;
 	unsigned step;			/* login lines seen */
-	struct strbuf text;		/* scratch for the dialogue (caps) */
+	struct strbuf text;		/* scratch for the dialogue (caps);
+					   emptied after proto->ready() */
 	int spliced;
 	int ending;			/* bye sent / close requested */
 	int user_slot;			/* holds a limits_user_enter() */
