@@ -135,6 +135,33 @@ size_t net_bev_read_more(struct bufferevent *bev, size_t max);
  */
 int net_listen(struct net *n, const struct net_listen_spec *spec,
 	       const struct conn_ops *ops, void *arg, char **err_r);
+/*
+ * Fork support (net_listen.c): for a
+ * daemon whose worker processes share its listeners (rookery-mux's
+ * "workers").
+ *
+ * net_listen_bind() binds spec's address as net_listen() would, without
+ * an event loop, and returns the listening socket (non-blocking,
+ * close-on-exec), or -1 with *err_r.  A Unix socket is remembered for
+ * net_drop_privileges(); its file is the caller's to unlink.  Call it
+ * before fork.
+ *
+ * net_listen_fd() is net_listen() on such a socket, in a child, on the
+ * child's own struct net (its event loop created after fork): the
+ * listener works on a duplicate of fd (closed when the listener goes; fd
+ * stays the caller's) and never unlinks a Unix socket file.
+ */
+int net_listen_bind(const struct net_listen_spec *spec, char **err_r);
+int net_listen_fd(struct net *n, int fd, const struct net_listen_spec *spec,
+		  const struct conn_ops *ops, void *arg, char **err_r);
+/*
+ * Stops accepting on every listener of n for ms milliseconds, so that the
+ * other processes sharing the sockets take the next connections (load
+ * balancing between workers).  Callable from a conn_ops->open(): the
+ * listener that accepted stops there.  A no-op while n is at
+ * max_connections or shutting down.
+ */
+void net_accept_hold(struct net *n, unsigned ms);
 
 /*
  * The TCP port the most recent successful net_listen() bound (0 after a

@@ -2,6 +2,7 @@
  * net_listen.c - "listen =" lines and listening sockets (TCP and Unix).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "daemon.h"
 #include "net_int.h"
 #include "strbuf.h"
 
@@ -160,6 +162,34 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
 	log_warn("event=accept_failed listener=%s", l->local);
 	evconnlistener_disable(evl);
 	event_base_once(l->net->base, -1, EV_TIMEOUT, accept_retry_cb, l, &tv);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct net *n = arg;
+	struct net_listener *l;
+
+	(void)fd;
+	(void)what;
+	if (n->listeners_paused || n->shutting_down)
+		return;
+	for (l = n->listeners; l != NULL; l = l->next)
+		if (l->evl != NULL)
+			evconnlistener_enable(l->evl);
+}
+
+void net_accept_hold(struct net *n, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct net_listener *l;
+
+	if (n->listeners_paused || n->shutting_down)
+		return;
+	/* also ends the accept loop of the listener we are called from */
+	for (l = n->listeners; l != NULL; l = l->next)
+		if (l->evl != NULL)
+			evconnlistener_disable(l->evl);
+	event_base_once(n->base, -1, EV_TIMEOUT, accept_resume_cb, n, &tv);
 }
 
 void net_listeners_pause(struct net *n, int pause)
@@ -336,23 +366,35 @@ static int bind_tcp(struct net_listener *l, const char *addr, char **err_r)
 		return -1;
 	}
 	format_local(l, fd, &port);
-	l->net->last_port = port;
+	if (l->net != NULL)	/* NULL from net_listen_bind() */
+		l->net->last_port = port;
 	return fd;
 }
 
-int net_listen(struct net *n, const struct net_listen_spec *spec,
-	       const struct conn_ops *ops, void *arg, char **err_r)
+static int check_tls(const struct net *n, const struct net_listen_spec *spec,
+		     char **err_r)
 {
-	struct net_listener *l;
-	char qlocal[sizeof(l->local) + 16];
-	int fd;
-
 	if (spec->tls == NET_TLS_IMPLICIT && n->params.tls_ctx == NULL) {
 		*err_r = xasprintf("listen %s %s tls: no TLS certificate "
 				   "configured (tls_cert, tls_key)",
 				   spec->proto, spec->addr);
 		return -1;
 	}
+	return 0;
+}
+
+static int listener_start(struct net *n, struct net_listener *l, int fd,
+			  const struct net_listen_spec *spec,
+			  const struct conn_ops *ops, void *arg, char **err_r);
+
+int net_listen(struct net *n, const struct net_listen_spec *spec,
+	       const struct conn_ops *ops, void *arg, char **err_r)
+{
+	struct net_listener *l;
+	int fd;
+
+	if (check_tls(n, spec, err_r) < 0)
+		return -1;
 	l = xcalloc(1, sizeof(*l));
 	l->net = n;
 	if (strncmp(spec->addr, "unix:", 5) == 0)
@@ -363,6 +405,59 @@ int net_listen(struct net *n, const struct net_listen_spec *spec,
 		free(l);
 		return -1;
 	}
+	return listener_start(n, l, fd, spec, ops, arg, err_r);
+}
+
+int net_listen_bind(const struct net_listen_spec *spec, char **err_r)
+{
+	struct net_listener tmp;
+	int fd;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (strncmp(spec->addr, "unix:", 5) == 0)
+		fd = bind_unix(&tmp, spec->addr + 5, err_r);
+	else
+		fd = bind_tcp(&tmp, spec->addr, err_r);
+	free(tmp.unix_path);	/* the caller owns the socket file */
+	return fd;
+}
+
+int net_listen_fd(struct net *n, int fd, const struct net_listen_spec *spec,
+		  const struct conn_ops *ops, void *arg, char **err_r)
+{
+	struct net_listener *l;
+	unsigned port;
+	int mine;
+
+	if (check_tls(n, spec, err_r) < 0)
+		return -1;
+	/* our own descriptor: the listener closes it when it goes, the
+	 * caller's (and the other processes') stay open */
+	mine = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (mine < 0) {
+		*err_r = xasprintf("listen %s: dup: %s", spec->addr,
+				   strerror(errno));
+		return -1;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->net = n;
+	if (strncmp(spec->addr, "unix:", 5) == 0) {
+		l->is_unix = 1;	/* unix_path stays NULL: never unlinked here */
+		snprintf(l->local, sizeof(l->local), "%s", spec->addr);
+	} else {
+		format_local(l, mine, &port);
+		n->last_port = port;
+	}
+	return listener_start(n, l, mine, spec, ops, arg, err_r);
+}
+
+/* Takes fd and l (freed on failure): the evconnlistener and the rest. */
+static int listener_start(struct net *n, struct net_listener *l, int fd,
+			  const struct net_listen_spec *spec,
+			  const struct conn_ops *ops, void *arg, char **err_r)
+{
+	char qlocal[sizeof(l->local) + 16];
+
 	l->evl = evconnlistener_new(
 	    n->base, accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);

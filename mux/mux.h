@@ -3,7 +3,12 @@
  * file of mux/ shares.
  *
  * Files:
- *   main.c         options, listeners, the loop
+ *   main.c         options, listeners, the loop (one process, or a
+ *                  worker of workers.c)
+ *   workers.c      "workers = N": the master that binds, forks and
+ *                  supervises the worker processes (mux/workers.h)
+ *   shared.c       memory the workers share: their counters, snapshots
+ *                  for the control socket, locks (mux/shared.h)
  *   mux_config.c   the [mux] section -> struct mux_config
  *   backend.c      outgoing connections to stores (connect with timeout,
  *                  lines or raw bytes, TLS optional): mux/backend.h
@@ -19,7 +24,8 @@
  *                  DATA, replies in order (mux/lmtp.h)
  *   lmtp_relay.c   one backend LMTP session per store and transaction
  *   route.c        user -> store -> address, cache, directory watch
- *   limits.c       connection caps and login-failure accounting
+ *   limits.c       connection caps and login-failure accounting, in
+ *                  tables shared by every worker
  *   control.c      the control socket ("status")
  */
 #ifndef ROOKERY_MUX_H
@@ -39,6 +45,8 @@ struct ssl_ctx_st;
 struct proxy;
 struct limits;
 struct route_cache;
+struct mux_shared;
+struct event;
 
 struct mux_config {
 	const char *hostname;
@@ -62,6 +70,10 @@ struct mux_config {
 	int allow_plaintext;
 	const char *sieve_extensions;	/* advertised before login */
 	const char *backend_tls_ca;	/* verify stores' certificates */
+	unsigned workers;		/* processes; 1 = no master */
+	unsigned max_connections;	/* all workers together, 0 = none */
+	unsigned max_tracked_ips;	/* limits table sizes */
+	unsigned max_tracked_users;
 };
 
 #define MUX_RATE_SLOTS 60
@@ -96,6 +108,12 @@ struct mux {
 	struct proxy *proxies;			/* every proxied session */
 	unsigned n_proxies;
 	long long started;			/* time(NULL) at start */
+	/* workers > 1: the region every worker sees (this struct mux is
+	 * then the worker's slot in it), the worker's index, and the event
+	 * that answers snapshot requests.  NULL / 0 / NULL otherwise. */
+	struct mux_shared *shared;
+	unsigned worker;
+	struct event *snap_ev;
 };
 
 /* Protocol tables (conn_listener_arg() is the struct mux). */
@@ -136,8 +154,20 @@ void route_clear(struct route *r);
 
 /* --- limits.c ------------------------------------------------------------ */
 
-struct limits *limits_new(void);
+/*
+ * The tables live in shared memory made here, so create them before
+ * fork: every worker then counts in the same tables.  n_workers counters
+ * per entry, one per worker, so that a dead worker's share can be
+ * dropped.  Tables hold at most max_ips / max_users entries; beyond that
+ * the caps fail open (docs/mux.md).
+ */
+struct limits *limits_new(unsigned n_workers, unsigned max_ips,
+			  unsigned max_users);
 void limits_free(struct limits **l);
+/* In a worker after fork: the counter this process uses. */
+void limits_set_worker(struct limits *l, unsigned worker);
+/* In the master: worker died; forget what it counted. */
+void limits_worker_gone(struct limits *l, unsigned worker);
 /* Counts a new connection from ip; -1 when over max_per_ip (not counted). */
 int limits_ip_enter(struct mux *m, const char *ip);
 void limits_ip_leave(struct mux *m, const char *ip);

@@ -2,13 +2,16 @@
  * mux_config.c - the [mux] section (falling back to [global]) into
  * struct mux_config.  Every key is listed in docs/mux.md.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "strbuf.h"
 #include "mux/mux.h"
+#include "mux/shared.h"
 
 static char *read_password_file(const char *path, char **err_r)
 {
@@ -40,6 +43,34 @@ static int get_uint(const struct config_section *s, const char *key,
 		return -1;
 	}
 	*v = (unsigned)x;
+	return 0;
+}
+
+/* "workers": a number, or "auto" for the CPUs this process may use. */
+static int get_workers(const struct config_section *s, unsigned *v,
+		       char **err_r)
+{
+	const char *w = config_get(s, "workers", "1");
+	cpu_set_t set;
+	long n;
+
+	if (strcmp(w, "auto") == 0) {
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+		else
+			n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+		*v = n > MUX_MAX_WORKERS ? MUX_MAX_WORKERS : (unsigned)n;
+		return 0;
+	}
+	if (get_uint(s, "workers", 1, v, err_r) < 0)
+		return -1;
+	if (*v < 1 || *v > MUX_MAX_WORKERS) {
+		*err_r = xasprintf("workers = %s: expected auto or 1 to %d", w,
+				   MUX_MAX_WORKERS);
+		return -1;
+	}
 	return 0;
 }
 
@@ -105,7 +136,19 @@ int mux_config_load(struct mux *m, char **err_r)
 	    get_uint(s, "lmtp_max_recipients", 1000, &cf->lmtp_max_rcpt,
 		     err_r) < 0 ||
 	    config_get_bool(s, "allow_plaintext", 0, &cf->allow_plaintext,
-			    err_r) < 0)
+			    err_r) < 0 ||
+	    get_workers(s, &cf->workers, err_r) < 0 ||
+	    get_uint(s, "max_connections", 20000, &cf->max_connections,
+		     err_r) < 0)
+		return -1;
+	/* the limits tables: an entry per connection's IP, plus room for
+	 * failure windows; a session per user at most per connection */
+	if (get_uint(s, "max_tracked_ips",
+		     cf->max_connections ? 2ull * cf->max_connections : 40000,
+		     &cf->max_tracked_ips, err_r) < 0 ||
+	    get_uint(s, "max_tracked_users",
+		     cf->max_connections ? cf->max_connections : 20000,
+		     &cf->max_tracked_users, err_r) < 0)
 		return -1;
 	if (cf->max_auth_failures == 0)
 		cf->max_auth_failures = 1;
