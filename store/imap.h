@@ -18,7 +18,8 @@
  *   imap_append.c    APPEND and MULTIAPPEND through the spool
  *   imap_utf7.c      modified UTF-7 <-> UTF-8 mailbox names
  *   imap_view.c      the selected mailbox's view, kept in sync through
- *                    the storage engine's change hook
+ *                    the storage engine's change hook; message arrays
+ *                    shared (copy-on-write) by the sessions of a mailbox
  *   imap_fetch.c     FETCH (first version)
  *   imap_store.c     STORE COPY MOVE
  *   imap_search.c    SEARCH (first version); SORT/THREAD/ESEARCH
@@ -52,13 +53,14 @@
  *     imap_seqset_parse(); BAD through imap_bad();
  *   - turns a set into message numbers with imap_view_resolve(s, &set,
  *     cmd->uid, &msns, &n) (ascending msns; -1 = BAD), and reads each
- *     message's cached state with imap_view_msg(s->view, msn): uid,
- *     flags, keywords, modseq, recent, expunged (skip those);
- *   - gets the mailbox id from imap_view_info(); reads records, MIME
- *     and files through mailstore.h (mstore_msg_get/_mime/_open);
- *   - after changing flags through the engine, writes the new values
- *     into imap_view_msg() (so other sessions get FETCH FLAGS and this
- *     one does not get an echo) and calls imap_view_reload_keywords()
+ *     message's cached state with imap_view_get(s->view, msn, &m): uid,
+ *     flags, keywords, recent, expunged (skip those);
+ *   - gets the mailbox id from imap_view_info(); reads records (also
+ *     the modseq, which the view does not keep), MIME and files through
+ *     mailstore.h (mstore_msg_get/_list_changed/_mime/_open);
+ *   - after changing flags through the engine, records the new values
+ *     with imap_view_set_flags() (so other sessions get FETCH FLAGS and
+ *     this one does not get an echo) and calls imap_view_reload_keywords()
  *     when keywords were added;
  *   - after expunging (MOVE), calls imap_view_expunged() with the uids;
  *   - saves SEARCHRES results with imap_view_save_result();
@@ -442,14 +444,21 @@ imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
 
 /* ---- the selected mailbox's view (imap_view.c) --------------------------- */
 
-/* One message as this session sees it; msn = index + 1. */
+/*
+ * One message as this session sees it (msn = index + 1), filled by
+ * imap_view_get(): a copy, never a pointer into the view.  The uids,
+ * flags and keywords live in an array shared by the sessions that agree
+ * on them (copy-on-write: change them only through imap_view_set_flags());
+ * \Recent and "expunged elsewhere, not yet announced" are this session's
+ * own.  The modseq is not kept: read the engine's record (mstore_msg_get,
+ * mstore_msg_list_changed).
+ */
 struct imap_view_msg {
 	uint32_t uid;
-	uint32_t flags;	   /* MSTORE_F_* */
+	uint32_t flags;	   /* MSTORE_F_*, \Seen per user when shared */
 	uint64_t keywords; /* bit i: imap_view_keyword(v, i) */
-	uint64_t modseq;
-	uint8_t recent;	  /* \Recent for this session */
-	uint8_t expunged; /* expunged elsewhere, EXPUNGE not sent yet */
+	uint8_t recent;	   /* \Recent for this session */
+	uint8_t expunged;  /* expunged elsewhere, EXPUNGE not sent yet */
 };
 
 /*
@@ -472,9 +481,22 @@ struct imap_view_info {
 void imap_view_info(const struct imap_view *v, struct imap_view_info *i_r);
 
 /* Messages in the view (including ones expunged elsewhere, not yet
- * announced), and message msn (1-based; NULL out of range). */
+ * announced). */
 uint32_t imap_view_count(const struct imap_view *v);
-struct imap_view_msg *imap_view_msg(struct imap_view *v, uint32_t msn);
+/* Fills *m_r with message msn (1-based); 0, or -1 out of range. */
+int imap_view_get(const struct imap_view *v, uint32_t msn,
+		  struct imap_view_msg *m_r);
+/* The uid of message msn; 0 out of range. */
+uint32_t imap_view_uid(const struct imap_view *v, uint32_t msn);
+/*
+ * Records flags and keywords of message msn after this session changed
+ * them through the engine (STORE, \Seen by FETCH): the shared array is
+ * copied first when other sessions use it, so they still see the change
+ * as FETCH FLAGS at their next sync and this session gets no echo.
+ * flags is the value as this user sees it (imap_view_user_flags()).
+ */
+void imap_view_set_flags(struct imap_session *s, uint32_t msn, uint32_t flags,
+			 uint64_t keywords);
 /* msn of uid, 0 if not in the view (binary search). */
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid);
 
@@ -499,7 +521,12 @@ void imap_view_reload_keywords(struct imap_session *s);
 /* Appends "(\Seen $Label1 \Recent)" for m. */
 void imap_view_write_flags(const struct imap_view *v,
 			   const struct imap_view_msg *m, struct strbuf *out);
-/* Appends the FLAGS list of the mailbox (system flags + keywords). */
+/*
+ * Appends the FLAGS list of the mailbox (system flags + keywords), or
+ * with permanent the PERMANENTFLAGS list: only what this user may change
+ * (RFC 4314 4: \Seen with "s", \Deleted with "t", the other flags,
+ * keywords and \* with "w"), "()" when nothing or read-only.
+ */
 void imap_view_write_flag_list(const struct imap_view *v, int permanent,
 			       struct strbuf *out);
 

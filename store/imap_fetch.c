@@ -25,6 +25,9 @@
 #include "store/store.h"
 
 #define FETCH_INLINE_MAX (64 * 1024)
+/* Above this many messages (and an eighth of the mailbox), index records
+ * are read in one listing. */
+#define FETCH_LIST_MIN 32
 
 enum fetch_kind {
 	F_UID, F_FLAGS, F_INTERNALDATE, F_SIZE, F_ENVELOPE, F_BODYSTRUCTURE,
@@ -529,19 +532,31 @@ static void write_section(struct fetch_out *o, const struct fetch_item *it,
 	write_slice(o, off, len);
 }
 
+/*
+ * One FETCH response.  pre: the message's index record when the caller
+ * read them all at once, else NULL (read here when needed: sizes, dates,
+ * ids, and the modseq, which the view does not keep).
+ */
 static void fetch_one(struct fetch_out *o, const struct fetch_req *r,
-		      uint32_t msn, int uid_cmd)
+		      uint32_t msn, int uid_cmd, const struct mstore_msg *pre)
 {
 	struct imap_session *s = o->s;
-	struct imap_view_msg *vm = imap_view_msg(s->view, msn);
+	struct imap_view_msg view_msg, *vm = &view_msg;
 	struct mstore_msg rec;
 	struct mime_message *mime = NULL;
 	int first = 1, has_uid = 0, has_modseq = 0, has_flags = 0;
 
 	memset(&rec, 0, sizeof(rec));
-	if (r->need_msg &&
-	    mstore_msg_get(s->st->ms, o->mailbox_id, vm->uid, &rec) != MSTORE_OK)
+	if (imap_view_get(s->view, msn, vm) < 0)
+		return;
+	if (pre != NULL)
+		rec = *pre;
+	else if (r->need_msg && mstore_msg_get(s->st->ms, o->mailbox_id,
+					       vm->uid, &rec) != MSTORE_OK)
 		return; /* expunged meanwhile: nothing to say */
+	/* RFC 7162 3.1.4.1: CHANGEDSINCE */
+	if (r->changedsince != 0 && rec.modseq <= r->changedsince)
+		return;
 	if (r->need_mime && mstore_msg_mime(s->st->ms, o->mailbox_id, vm->uid,
 					    &mime) != MSTORE_OK)
 		return;
@@ -589,7 +604,7 @@ static void fetch_one(struct fetch_out *o, const struct fetch_req *r,
 			break;
 		case F_MODSEQ:
 			strbuf_printf(&o->b, "MODSEQ (%llu)",
-				      (unsigned long long)vm->modseq);
+				      (unsigned long long)rec.modseq);
 			has_modseq = 1;
 			break;
 		case F_SECTION:
@@ -616,7 +631,7 @@ static void fetch_one(struct fetch_out *o, const struct fetch_req *r,
 	}
 	if ((s->enabled & IMAP_EN_CONDSTORE) && !has_modseq)
 		strbuf_printf(&o->b, " MODSEQ (%llu)",
-			      (unsigned long long)vm->modseq);
+			      (unsigned long long)rec.modseq);
 	strbuf_add(&o->b, ")\r\n", 3);
 	imap_write(s, o->b.data, o->b.len);
 	strbuf_reset(&o->b);
@@ -635,28 +650,74 @@ static void mark_seen(struct imap_session *s, uint32_t mailbox_id,
 	size_t k = 0, nchanged = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct imap_view_msg *m = imap_view_msg(s->view, msns[i]);
+		struct imap_view_msg m;
 
-		if (!(m->flags & MSTORE_F_SEEN) && !m->expunged)
-			uids[k++] = m->uid;
+		if (imap_view_get(s->view, msns[i], &m) == 0 &&
+		    !(m.flags & MSTORE_F_SEEN) && !m.expunged)
+			uids[k++] = m.uid;
 	}
 	/* RFC 4314 4: needs "s"; per-user \Seen when shared (imap_acl.h) */
 	if (k > 0 && imap_acl_flags_store(s, mailbox_id, uids, k, &chg,
 					  &changed, &nchanged, NULL,
 					  NULL) == MSTORE_OK) {
-		for (size_t i = 0; i < nchanged; i++) {
-			uint32_t msn = imap_view_msn(s->view, changed[i].uid);
-			struct imap_view_msg *m = imap_view_msg(s->view, msn);
-
-			if (m != NULL) {
-				m->flags = changed[i].flags;
-				m->keywords = changed[i].keywords;
-				m->modseq = changed[i].modseq;
-			}
-		}
+		for (size_t i = 0; i < nchanged; i++)
+			imap_view_set_flags(s,
+					    imap_view_msn(s->view,
+							  changed[i].uid),
+					    changed[i].flags,
+					    changed[i].keywords);
 	}
 	free(changed);
 	free(uids);
+}
+
+static int rec_uid_cmp(const void *a, const void *b)
+{
+	const struct mstore_msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/*
+ * The FETCH responses for msns.  Records are read in one pass when many
+ * are needed: with CHANGEDSINCE only the changed ones (the engine lists
+ * them by modseq), else the whole mailbox; one by one for a few.
+ */
+static void fetch_all(struct fetch_out *o, const struct fetch_req *r,
+		      const uint32_t *msns, size_t n, int uid_cmd)
+{
+	struct imap_session *s = o->s;
+	struct mstore_msg *recs = NULL, key;
+	size_t nrecs = 0;
+	int listed = 0;
+
+	if (r->changedsince != 0)
+		listed = mstore_msg_list_changed(s->st->ms, o->mailbox_id,
+						 r->changedsince, &recs,
+						 &nrecs) == MSTORE_OK;
+	else if (r->need_msg && n > FETCH_LIST_MIN &&
+		 n * 8 >= imap_view_count(s->view))
+		listed = mstore_msg_list(s->st->ms, o->mailbox_id, &recs,
+					 &nrecs) == MSTORE_OK;
+	if (listed && nrecs > 1)
+		qsort(recs, nrecs, sizeof(*recs), rec_uid_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct imap_view_msg m;
+		const struct mstore_msg *rec = NULL;
+
+		if (imap_view_get(s->view, msns[i], &m) < 0 || m.expunged)
+			continue;
+		if (listed) {
+			key.uid = m.uid;
+			rec = nrecs > 0 ? bsearch(&key, recs, nrecs,
+						  sizeof(*recs), rec_uid_cmp)
+					: NULL;
+			if (rec == NULL)
+				continue; /* unchanged, or expunged meanwhile */
+		}
+		fetch_one(o, r, msns[i], uid_cmd, rec);
+	}
+	free(recs);
 }
 
 static void send_vanished(struct imap_session *s, uint32_t mailbox_id,
@@ -722,19 +783,14 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 		mark_seen(s, vi.mailbox_id, msns, n);
 	else
 		r.set_seen = 0;
+	/* the modseq comes from the engine's record (the view has none) */
+	if (r.changedsince != 0 || (s->enabled & IMAP_EN_CONDSTORE))
+		r.need_msg = 1;
 	memset(&o, 0, sizeof(o));
 	o.s = s;
 	o.mailbox_id = vi.mailbox_id;
 	strbuf_init(&o.b);
-	for (size_t i = 0; i < n; i++) {
-		struct imap_view_msg *m = imap_view_msg(s->view, msns[i]);
-
-		if (m->expunged)
-			continue;
-		if (r.changedsince != 0 && m->modseq <= r.changedsince)
-			continue;
-		fetch_one(&o, &r, msns[i], cmd->uid);
-	}
+	fetch_all(&o, &r, msns, n, cmd->uid);
 	strbuf_free(&o.b);
 	free(msns);
 	req_free(&r);

@@ -180,15 +180,17 @@ static void qresync_report(struct imap_session *s, const struct select_opts *o,
 				    &nch) == MSTORE_OK) {
 		for (size_t i = 0; i < nch; i++) {
 			uint32_t msn = imap_view_msn(s->view, ch[i].uid);
-			struct imap_view_msg *m = imap_view_msg(s->view, msn);
+			struct imap_view_msg m;
 
-			if (m == NULL)
+			/* flags as the view has them (\Seen per user), the
+			 * modseq from the record: the view keeps none */
+			if (imap_view_get(s->view, msn, &m) < 0)
 				continue;
 			strbuf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn,
-				      m->uid);
-			imap_view_write_flags(s->view, m, &b);
+				      m.uid);
+			imap_view_write_flags(s->view, &m, &b);
 			strbuf_printf(&b, " MODSEQ (%llu))\r\n",
-				      (unsigned long long)m->modseq);
+				      (unsigned long long)ch[i].modseq);
 		}
 	}
 	free(ch);
@@ -196,7 +198,7 @@ static void qresync_report(struct imap_session *s, const struct select_opts *o,
 	strbuf_free(&b);
 }
 
-static void select_responses(struct imap_session *s, int readonly,
+static void select_responses(struct imap_session *s,
 			     const struct select_opts *o)
 {
 	struct imap_view_info vi;
@@ -213,11 +215,9 @@ static void select_responses(struct imap_session *s, int readonly,
 			strbuf_printf(&b, "* OK [UNSEEN %u] First unseen\r\n",
 				      vi.first_unseen);
 	}
+	/* RFC 4314 4: only what this user may change; "()" read-only */
 	strbuf_adds(&b, "* OK [PERMANENTFLAGS ");
-	if (readonly)
-		strbuf_adds(&b, "()");
-	else
-		imap_view_write_flag_list(s->view, 1, &b);
+	imap_view_write_flag_list(s->view, 1, &b);
 	strbuf_printf(&b,
 		      "] Limited\r\n* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		      "* OK [UIDNEXT %u] Predicted next UID\r\n"
@@ -275,7 +275,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 	imap_view_info(s->view, &vi);
 	readonly = vi.readonly;
 	imap_set_state(s, IMAP_SELECTED);
-	select_responses(s, readonly, &o);
+	select_responses(s, &o);
 	imap_seqset_free(&o.known);
 	if (readonly)
 		imap_ok(s, "READ-ONLY", "EXAMINE completed");
@@ -474,6 +474,41 @@ void imap_cmd_subscribe(struct imap_session *s, const struct imap_command *cmd)
 
 /* ---- STATUS -------------------------------------------------------------- */
 
+/*
+ * UNSEEN of mailbox mb as this user sees it.  The engine counts the
+ * owner's \Seen; on another user's mailbox \Seen is the caller's own
+ * (imap_acl.h, as in the view), so count the messages outside the
+ * caller's stored set.
+ */
+static uint32_t status_unseen(struct imap_session *s,
+			      const struct mstore_mailbox *mb)
+{
+	struct mstore_msg *msgs = NULL;
+	struct imap_seqset set;
+	const char *err;
+	char *str = NULL;
+	size_t n = 0;
+	uint32_t unseen = 0;
+
+	if (strcasecmp(mb->owner, s->user) == 0)
+		return mb->unseen;
+	memset(&set, 0, sizeof(set));
+	if (mstore_seen_get(s->st->ms, s->user, mb->id, &str) != MSTORE_OK ||
+	    (*str != '\0' && imap_seqset_parse(str, &set, &err) < 0)) {
+		free(str);
+		return mb->messages;
+	}
+	free(str);
+	if (mstore_msg_list(s->st->ms, mb->id, &msgs, &n) != MSTORE_OK)
+		n = 0;
+	for (size_t i = 0; i < n; i++)
+		unseen += set.n == 0 ||
+			  !imap_seqset_contains(&set, msgs[i].uid, UINT32_MAX);
+	free(msgs);
+	imap_seqset_free(&set);
+	return unseen;
+}
+
 int imap_status_items(struct imap_session *s, const struct imap_arg *list,
 		      const struct mstore_mailbox *mb, struct strbuf *out)
 {
@@ -492,7 +527,7 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *list,
 		else if (strcasecmp(it, "UIDVALIDITY") == 0)
 			strbuf_printf(out, "UIDVALIDITY %u", mb->uidvalidity);
 		else if (strcasecmp(it, "UNSEEN") == 0)
-			strbuf_printf(out, "UNSEEN %u", mb->unseen);
+			strbuf_printf(out, "UNSEEN %u", status_unseen(s, mb));
 		else if (strcasecmp(it, "DELETED") == 0)
 			strbuf_printf(out, "DELETED %u", mb->deleted);
 		else if (strcasecmp(it, "RECENT") == 0)
@@ -513,7 +548,6 @@ int imap_status_items(struct imap_session *s, const struct imap_arg *list,
 			return -1;
 	}
 	strbuf_addc(out, ')');
-	(void)s;
 	return 0;
 }
 
@@ -588,14 +622,15 @@ static int expunge_deleted(struct imap_session *s,
 	imap_view_info(s->view, &vi);
 	uids = xcalloc(n + 1, sizeof(*uids));
 	for (uint32_t i = 1; i <= n; i++) {
-		struct imap_view_msg *m = imap_view_msg(s->view, i);
+		struct imap_view_msg m;
 
-		if (!(m->flags & MSTORE_F_DELETED) || m->expunged)
+		if (imap_view_get(s->view, i, &m) < 0 ||
+		    !(m.flags & MSTORE_F_DELETED) || m.expunged)
 			continue;
 		if (uidset != NULL &&
-		    !imap_seqset_contains(uidset, m->uid, UINT32_MAX))
+		    !imap_seqset_contains(uidset, m.uid, UINT32_MAX))
 			continue;
-		uids[k++] = m->uid;
+		uids[k++] = m.uid;
 	}
 	e = k > 0 ? mstore_expunge(s->st->ms, vi.mailbox_id, uids, k, gone_r,
 				   ngone_r)

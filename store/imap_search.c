@@ -56,7 +56,7 @@ struct msg_ctx {
 	struct imap_session *s;
 	uint32_t mailbox_id;
 	uint32_t msn;
-	struct imap_view_msg *vm;
+	struct imap_view_msg vm; /* the view's state of the message */
 	int have_rec, have_mime;
 	struct mstore_msg rec;
 	struct mime_message *mime;
@@ -274,7 +274,7 @@ static struct mstore_msg *get_rec(struct msg_ctx *m)
 {
 	if (!m->have_rec) {
 		m->have_rec = 1;
-		if (mstore_msg_get(m->s->st->ms, m->mailbox_id, m->vm->uid,
+		if (mstore_msg_get(m->s->st->ms, m->mailbox_id, m->vm.uid,
 				   &m->rec) != MSTORE_OK)
 			memset(&m->rec, 0, sizeof(m->rec));
 	}
@@ -289,7 +289,7 @@ static int load_data(struct msg_ctx *m)
 	if (m->have_data)
 		return m->data != NULL ? 0 : -1;
 	m->have_data = 1;
-	if (mstore_msg_open(m->s->st->ms, m->mailbox_id, m->vm->uid, &fd) !=
+	if (mstore_msg_open(m->s->st->ms, m->mailbox_id, m->vm.uid, &fd) !=
 	    MSTORE_OK)
 		return -1;
 	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
@@ -309,7 +309,7 @@ static const struct mime_message *get_mime(struct msg_ctx *m)
 {
 	if (!m->have_mime) {
 		m->have_mime = 1;
-		if (mstore_msg_mime(m->s->st->ms, m->mailbox_id, m->vm->uid,
+		if (mstore_msg_mime(m->s->st->ms, m->mailbox_id, m->vm.uid,
 				    &m->mime) != MSTORE_OK)
 			m->mime = NULL;
 	}
@@ -452,30 +452,30 @@ static int eval(struct msg_ctx *m, const struct key *k)
 	case K_ALL:
 		return 1;
 	case K_FLAG:
-		return (m->vm->flags & k->flag) != 0;
+		return (m->vm.flags & k->flag) != 0;
 	case K_UNFLAG:
-		return (m->vm->flags & k->flag) == 0;
+		return (m->vm.flags & k->flag) == 0;
 	case K_RECENT:
-		return m->vm->recent;
+		return m->vm.recent;
 	case K_NEW:
-		return m->vm->recent && !(m->vm->flags & MSTORE_F_SEEN);
+		return m->vm.recent && !(m->vm.flags & MSTORE_F_SEEN);
 	case K_OLD:
-		return !m->vm->recent;
+		return !m->vm.recent;
 	case K_KEYWORD:
 	case K_UNKEYWORD: {
 		int has = 0;
 
 		for (unsigned b = 0; b < imap_view_nkeywords(v) && b < 64; b++)
 			if (strcasecmp(imap_view_keyword(v, b), k->name) == 0)
-				has = (m->vm->keywords >> b) & 1;
+				has = (m->vm.keywords >> b) & 1;
 		return k->type == K_KEYWORD ? has : !has;
 	}
 	case K_SEQ:
 	case K_UID: {
-		uint32_t val = k->type == K_UID ? m->vm->uid : m->msn;
+		uint32_t val = k->type == K_UID ? m->vm.uid : m->msn;
 		uint32_t n = imap_view_count(v);
 		uint32_t star = k->type == K_UID
-					? (n > 0 ? imap_view_msg(v, n)->uid : 0)
+					? imap_view_uid(v, n)
 					: n;
 
 		if (k->set.saved) {
@@ -496,8 +496,8 @@ static int eval(struct msg_ctx *m, const struct key *k)
 		return get_rec(m)->size > k->num;
 	case K_SMALLER:
 		return get_rec(m)->size < k->num;
-	case K_MODSEQ:
-		return m->vm->modseq >= k->num;
+	case K_MODSEQ: /* the view keeps no modseq: the record has it */
+		return get_rec(m)->modseq >= k->num;
 	case K_BEFORE:
 	case K_ON:
 	case K_SINCE:
@@ -688,12 +688,12 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		m.s = s;
 		m.mailbox_id = vi.mailbox_id;
 		m.msn = i;
-		m.vm = imap_view_msg(s->view, i);
-		if (!m.vm->expunged && eval(&m, &root)) {
-			uids[k] = m.vm->uid;
-			res[k++] = cmd->uid ? m.vm->uid : i;
-			if (want_modseq && m.vm->modseq > modseq)
-				modseq = m.vm->modseq;
+		if (imap_view_get(s->view, i, &m.vm) == 0 && !m.vm.expunged &&
+		    eval(&m, &root)) {
+			uids[k] = m.vm.uid;
+			res[k++] = cmd->uid ? m.vm.uid : i;
+			if (want_modseq && get_rec(&m)->modseq > modseq)
+				modseq = get_rec(&m)->modseq;
 		}
 		msg_ctx_free(&m);
 	}
@@ -733,8 +733,8 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 		m.s = s;
 		m.mailbox_id = vi.mailbox_id;
 		m.msn = i;
-		m.vm = imap_view_msg(s->view, i);
-		if (!m.vm->expunged && eval(&m, &root))
+		if (imap_view_get(s->view, i, &m.vm) == 0 && !m.vm.expunged &&
+		    eval(&m, &root))
 			(*msns_r)[k++] = i;
 		msg_ctx_free(&m);
 	}

@@ -198,7 +198,7 @@ struct imap_sortkey *imap_sortkey_load(struct imap_session *s,
 	imap_view_info(s->view, &vi);
 	for (size_t i = 0; i < n; i++) {
 		keys[i].msn = msns[i];
-		keys[i].uid = imap_view_msg(s->view, msns[i])->uid;
+		keys[i].uid = imap_view_uid(s->view, msns[i]);
 	}
 	if (n == 0)
 		return keys;

@@ -45,22 +45,90 @@ static int flag_add(const struct imap_arg *a, uint32_t *flags,
 	return 0;
 }
 
-static void send_flags(struct imap_session *s, uint32_t msn, int uid)
+static void send_flags(struct imap_session *s, uint32_t msn, int uid,
+		       uint64_t modseq)
 {
-	struct imap_view_msg *m = imap_view_msg(s->view, msn);
+	struct imap_view_msg m;
 	struct strbuf b;
 
+	if (imap_view_get(s->view, msn, &m) < 0)
+		return;
 	strbuf_init(&b);
 	strbuf_printf(&b, "* %u FETCH (FLAGS ", msn);
-	imap_view_write_flags(s->view, m, &b);
+	imap_view_write_flags(s->view, &m, &b);
 	if (uid)
-		strbuf_printf(&b, " UID %u", m->uid);
+		strbuf_printf(&b, " UID %u", m.uid);
 	if (s->enabled & IMAP_EN_CONDSTORE)
-		strbuf_printf(&b, " MODSEQ (%llu)",
-			      (unsigned long long)m->modseq);
+		strbuf_printf(&b, " MODSEQ (%llu)", (unsigned long long)modseq);
 	strbuf_adds(&b, ")\r\n");
 	imap_write(s, b.data, b.len);
 	strbuf_free(&b);
+}
+
+static int rec_uid_cmp(const void *a, const void *b)
+{
+	const struct mstore_msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int rec_uid_modseq_cmp(const void *a, const void *b)
+{
+	const struct mstore_msg *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->modseq < y->modseq ? -1 : x->modseq > y->modseq;
+}
+
+/* Sorts the changed records by uid, keeping each uid's newest. */
+static size_t changed_by_uid(struct mstore_msg *ch, size_t n)
+{
+	size_t k = 0;
+
+	if (n > 1)
+		qsort(ch, n, sizeof(*ch), rec_uid_modseq_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k > 0 && ch[k - 1].uid == ch[i].uid)
+			k--;
+		if (k != i)
+			ch[k] = ch[i];
+		k++;
+	}
+	return k;
+}
+
+/*
+ * The FETCH FLAGS of a non-silent STORE (RFC 3501 6.4.6) for msns; the
+ * modseq (CONDSTORE) of a message this STORE changed is in changed (uid
+ * order), of the others in the engine's record: the view keeps none.
+ */
+static void send_all_flags(struct imap_session *s, uint32_t mailbox_id,
+			   const uint32_t *msns, size_t n, int uid,
+			   const struct mstore_msg *changed, size_t nchanged)
+{
+	int condstore = (s->enabled & IMAP_EN_CONDSTORE) != 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct imap_view_msg m;
+		const struct mstore_msg *c;
+		struct mstore_msg rec;
+
+		if (imap_view_get(s->view, msns[i], &m) < 0 || m.expunged)
+			continue;
+		rec.uid = m.uid;
+		rec.modseq = 0;
+		c = nchanged > 0 ? bsearch(&rec, changed, nchanged,
+					   sizeof(*changed), rec_uid_cmp)
+				 : NULL;
+		if (c != NULL)
+			rec.modseq = c->modseq;
+		else if (condstore &&
+			 mstore_msg_get(s->st->ms, mailbox_id, m.uid, &rec) !=
+			     MSTORE_OK)
+			continue; /* expunged meanwhile */
+		send_flags(s, msns[i], uid, rec.modseq);
+	}
 }
 
 struct store_req {
@@ -155,7 +223,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 	imap_seqset_free(&set);
 	uids = xcalloc(n + 1, sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
-		uids[i] = imap_view_msg(s->view, msns[i])->uid;
+		uids[i] = imap_view_uid(s->view, msns[i]);
 	/* RFC 4314 4: only the flags the user may change */
 	e = n > 0 ? imap_acl_flags_store(s, vi.mailbox_id, uids, n, &r.chg,
 					 &changed, &nchanged, &failed,
@@ -175,22 +243,24 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if (r.nkw > 0)
 		imap_view_reload_keywords(s);
+	/* the engine may report a message twice (a REPLACE done as two
+	 * steps): the later record wins */
 	for (size_t i = 0; i < nchanged; i++) {
 		uint32_t msn = imap_view_msn(s->view, changed[i].uid);
-		struct imap_view_msg *m = imap_view_msg(s->view, msn);
 
-		if (m == NULL)
+		if (msn == 0)
 			continue;
-		m->flags = changed[i].flags;
-		m->keywords = changed[i].keywords;
-		m->modseq = changed[i].modseq;
+		imap_view_set_flags(s, msn, changed[i].flags,
+				    changed[i].keywords);
 		if (r.silent && r.chg.unchangedsince != 0)
-			send_flags(s, msn, cmd->uid); /* RFC 7162 3.2 */
+			send_flags(s, msn, cmd->uid,
+				   changed[i].modseq); /* RFC 7162 3.2 */
 	}
-	if (!r.silent)
-		for (size_t i = 0; i < n; i++)
-			if (!imap_view_msg(s->view, msns[i])->expunged)
-				send_flags(s, msns[i], cmd->uid);
+	if (!r.silent) {
+		nchanged = changed_by_uid(changed, nchanged);
+		send_all_flags(s, vi.mailbox_id, msns, n, cmd->uid, changed,
+			       nchanged);
+	}
 	free(changed);
 	free(msns);
 	if (nfailed > 0) {
@@ -276,7 +346,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 	}
 	uids = xcalloc(n + 1, sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
-		uids[i] = imap_view_msg(s->view, msns[i])->uid;
+		uids[i] = imap_view_uid(s->view, msns[i]);
 	free(msns);
 	e = n > 0 ? mstore_copy(s->st->ms, vi.mailbox_id, uids, n, dst.id, move,
 				&map, &nmap, &uidvalidity)

@@ -1,7 +1,7 @@
 /*
  * imap_view.c - the selected mailbox as one session sees it: the
- * msn -> uid array with each message's flags, keywords and modseq, the
- * session's \Recent set, the SEARCHRES result.
+ * msn -> uid array with each message's flags and keywords, the session's
+ * \Recent set, the expunges not yet announced, the SEARCHRES result.
  *
  * The view changes only at moments RFC 3501 7.4.1 / RFC 9051 7.5.1 allow.
  * The engine's change hook (one per process, registered at the first
@@ -10,7 +10,27 @@
  * reply as the command table allows, or at once (through a zero timer
  * that coalesces the rows of one commit) while the session is in IDLE:
  * no polling.  Expunges by others are remembered (the message stays,
- * marked) until a command that may announce them.
+ * listed in the session's "gone" uids) until a command that may announce
+ * them.
+ *
+ * Memory (tens of thousands of idle sessions, docs/imap.md).  What every
+ * session of a mailbox has in common is kept once:
+ *   - the message array (struct vm_array): uid, flags and an index into
+ *     a per-array table of the distinct keyword masks, 8 bytes a message.
+ *     Sessions that agree on it point to the same array (refcounted).  It
+ *     is immutable while shared: a session that must change it (its own
+ *     STORE, a refresh, an expunge it announces) first checks whether a
+ *     recent array of the mailbox already holds the result and adopts it,
+ *     else copies (copy-on-write) and becomes the array the next session
+ *     finds.  Arrays are per (mailbox, user) when \Seen is kept per user.
+ *   - the keyword names (append-only in the engine, so the strings stay).
+ * Per session remain: \Recent as uid ranges (new mail arrives at the
+ * end, so one or two ranges), the uids expunged elsewhere and not yet
+ * announced, and the SEARCHRES result.  The modseq is not kept at all:
+ * commands read it from the engine's records.  An array known to be the
+ * mailbox as it is at a HIGHESTMODSEQ (every change applied, every
+ * expunge announced) is taken as it is by a SELECT at that modseq, so a
+ * burst of logins to one INBOX lists it once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,57 +44,532 @@
 #include "store/imap_acl.h"
 #include "store/store.h"
 
+/* ---- shared message arrays ------------------------------------------------ */
+
+/* A keyword mask index has 24 bits: the distinct masks of one array cannot
+ * outnumber its messages, so only a view of more than 16 million messages
+ * with as many different keyword sets could run out (logged; the message
+ * then shows no keywords). */
+#define VM_MASKS_MAX ((1u << 24) - 1)
+/* Unsorted masks added since the last sort, before the table is re-sorted. */
+#define VM_MASK_TAIL 32
+/* Arrays of a mailbox a session compares its result with before copying. */
+#define VM_CANDIDATES 4
+
+struct vm_ent {
+	uint32_t uid;
+	uint32_t flags : 8; /* MSTORE_F_* */
+	uint32_t kw : 24;   /* masks[kw]; 0: no keyword */
+};
+
+struct view_mbox;
+
+struct vm_array {
+	struct vm_array *next, *prev; /* the mailbox's arrays, newest first */
+	struct view_mbox *mb;
+	char *seen_user; /* flags carry this user's \Seen; NULL: the owner's */
+	unsigned refs;
+	uint32_t n, cap;
+	struct vm_ent *e;
+	uint64_t *masks; /* masks[0] = 0; [0, nsorted) ascending */
+	uint32_t nmasks, nsorted, maskcap;
+	/* the mailbox's HIGHESTMODSEQ when this array was exactly its
+	 * message list (0: not known; never for per-user \Seen): a SELECT
+	 * at that modseq adopts it without listing the mailbox */
+	uint64_t synced;
+};
+
+/* A mailbox with views, or that had some: the \Recent mark stays. */
+struct view_mbox {
+	struct view_mbox *next; /* hash chain */
+	uint32_t mailbox_id;
+	uint32_t next_uid; /* \Recent (RFC 3501 2.3.2): uids from here are
+			    * new to every session */
+	struct imap_view *views;
+	struct vm_array *arrays;
+	char **kw; /* keyword names: kw[i] is bit i */
+	size_t nkw;
+};
+
 struct imap_view {
 	struct imap_session *s;
-	struct imap_view *next; /* registry */
-	uint32_t mailbox_id;
+	struct imap_view *next; /* the mailbox's views */
+	struct view_mbox *mb;
+	struct vm_array *a;
 	char *name;
 	int readonly;
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq; /* changes up to here are applied */
-	struct imap_view_msg *msgs;
-	uint32_t n, cap;
-	uint32_t nexpunged; /* marked, not yet announced */
-	char **keywords;
-	size_t nkeywords;
+	size_t nkeywords;	/* names of mb->kw this session announced */
+	struct imap_range *recent; /* \Recent uids, ascending ranges */
+	uint32_t nrecent, caprecent;
+	uint32_t *gone; /* expunged elsewhere, not announced; ascending */
+	uint32_t ngone, capgone;
 	uint32_t *saved; /* SEARCHRES */
 	size_t nsaved;
 	int dirty;
 	int idle;
 	struct net_timer *idle_timer;
 	/* ACL (imap_acl.h): rights at open; \Seen kept per user for a
-	 * mailbox of another user: the seen uids, ascending */
+	 * mailbox of another user (in the flags of a per-user array) */
 	uint32_t rights;
 	int private_seen;
 	int seen_dirty;
-	uint32_t *seen;
-	size_t nseen;
 };
 
-/* \Recent (RFC 3501 2.3.2): the first session to see a message. */
-struct recent_mark {
-	struct recent_mark *next;
-	uint32_t mailbox_id;
-	uint32_t next_uid; /* uids from here are new to all */
-};
-
-static struct imap_view *views;
-static struct recent_mark *recents;
+#define MBOX_BUCKETS 1024
+static struct view_mbox *mboxes[MBOX_BUCKETS];
 static struct mstore *hooked;
 
-static struct recent_mark *recent_get(uint32_t mailbox_id)
+static struct view_mbox *mbox_get(uint32_t mailbox_id, int create)
 {
-	struct recent_mark *r;
+	struct view_mbox **head = &mboxes[mailbox_id % MBOX_BUCKETS], *m;
 
-	for (r = recents; r != NULL; r = r->next)
-		if (r->mailbox_id == mailbox_id)
-			return r;
-	r = xcalloc(1, sizeof(*r));
-	r->mailbox_id = mailbox_id;
-	r->next = recents;
-	recents = r;
-	return r;
+	for (m = *head; m != NULL; m = m->next)
+		if (m->mailbox_id == mailbox_id)
+			return m;
+	if (!create)
+		return NULL;
+	m = xcalloc(1, sizeof(*m));
+	m->mailbox_id = mailbox_id;
+	m->next = *head;
+	*head = m;
+	return m;
 }
+
+static int mask_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The index of mask m in a's table; UINT32_MAX when absent. */
+static uint32_t mask_find(const struct vm_array *a, uint64_t m)
+{
+	uint32_t lo = 0, hi = a->nsorted;
+
+	if (m == 0)
+		return 0;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (a->masks[mid] == m)
+			return mid;
+		if (a->masks[mid] < m)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = a->nsorted; i < a->nmasks; i++)
+		if (a->masks[i] == m)
+			return i;
+	return UINT32_MAX;
+}
+
+/* Sorts the table and drops the masks no message uses (a private). */
+static void mask_rebuild(struct vm_array *a)
+{
+	uint8_t *used = xcalloc(a->nmasks, 1);
+	uint64_t *t = xcalloc(a->nmasks, sizeof(*t));
+	uint32_t k = 0;
+
+	used[0] = 1;
+	for (uint32_t i = 0; i < a->n; i++)
+		used[a->e[i].kw] = 1;
+	for (uint32_t i = 0; i < a->nmasks; i++)
+		if (used[i])
+			t[k++] = a->masks[i];
+	qsort(t, k, sizeof(*t), mask_cmp);
+	for (uint32_t i = 0; i < a->n; i++) {
+		uint64_t m = a->masks[a->e[i].kw];
+		uint64_t *p = bsearch(&m, t, k, sizeof(*t), mask_cmp);
+
+		a->e[i].kw = (uint32_t)(p - t) & VM_MASKS_MAX;
+	}
+	free(used);
+	free(a->masks);
+	a->masks = t;
+	a->nmasks = a->nsorted = a->maskcap = k;
+}
+
+/* The index of mask m in a's table, added when new (a private). */
+static uint32_t mask_index(struct vm_array *a, uint64_t m)
+{
+	uint32_t i = mask_find(a, m);
+
+	if (i != UINT32_MAX)
+		return i;
+	if (a->nmasks - a->nsorted >= VM_MASK_TAIL || a->nmasks > VM_MASKS_MAX)
+		mask_rebuild(a);
+	if (a->nmasks > VM_MASKS_MAX) {
+		log_warnx("event=imap_view_keyword_sets_exhausted mailbox=%u",
+			  a->mb->mailbox_id);
+		return 0;
+	}
+	if (a->nmasks == a->maskcap) {
+		a->maskcap = a->maskcap * 2 + 4;
+		a->masks = xrealloc(a->masks, a->maskcap * sizeof(*a->masks));
+	}
+	a->masks[a->nmasks] = m;
+	return a->nmasks++;
+}
+
+static void vm_link_front(struct vm_array *a)
+{
+	struct view_mbox *mb = a->mb;
+
+	a->prev = NULL;
+	a->next = mb->arrays;
+	if (mb->arrays != NULL)
+		mb->arrays->prev = a;
+	mb->arrays = a;
+}
+
+static void vm_unlink(struct vm_array *a)
+{
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		a->mb->arrays = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	a->next = a->prev = NULL;
+}
+
+static struct vm_array *vm_new(struct view_mbox *mb, const char *seen_user,
+			       uint32_t cap)
+{
+	struct vm_array *a = xcalloc(1, sizeof(*a));
+
+	a->mb = mb;
+	a->seen_user = seen_user != NULL ? xstrdup(seen_user) : NULL;
+	a->refs = 1;
+	a->cap = cap > 0 ? cap : 1;
+	a->e = xcalloc(a->cap, sizeof(*a->e));
+	vm_link_front(a);
+	return a;
+}
+
+static void vm_unref(struct vm_array **ap)
+{
+	struct vm_array *a = *ap;
+
+	*ap = NULL;
+	if (a == NULL || --a->refs > 0)
+		return;
+	vm_unlink(a);
+	free(a->seen_user);
+	free(a->e);
+	free(a->masks);
+	free(a);
+}
+
+static int vm_same_key(const struct vm_array *a, const char *seen_user)
+{
+	if (a->seen_user == NULL || seen_user == NULL)
+		return a->seen_user == seen_user;
+	return strcasecmp(a->seen_user, seen_user) == 0;
+}
+
+/* The array from the engine's records (flags as the user sees them). */
+static struct vm_array *vm_build(struct view_mbox *mb, const char *seen_user,
+				 const struct mstore_msg *msgs, size_t n)
+{
+	struct vm_array *a = vm_new(mb, seen_user, (uint32_t)n);
+	uint64_t *t = xcalloc(n + 1, sizeof(*t));
+	uint32_t k = 1;
+
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i].keywords != 0)
+			t[k++] = msgs[i].keywords;
+	qsort(t + 1, k - 1, sizeof(*t), mask_cmp);
+	a->nmasks = 1;
+	for (uint32_t i = 1; i < k; i++)
+		if (t[i] != t[a->nmasks - 1])
+			t[a->nmasks++] = t[i];
+	a->masks = xrealloc(t, a->nmasks * sizeof(*t));
+	a->nsorted = a->maskcap = a->nmasks;
+	for (size_t i = 0; i < n; i++) {
+		a->e[i].uid = msgs[i].uid;
+		a->e[i].flags = msgs[i].flags & MSTORE_F_ALL;
+		a->e[i].kw = mask_find(a, msgs[i].keywords) & VM_MASKS_MAX;
+	}
+	a->n = (uint32_t)n;
+	return a;
+}
+
+static int vm_equals_records(const struct vm_array *a,
+			     const struct mstore_msg *msgs, size_t n)
+{
+	if (a->n != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (a->e[i].uid != msgs[i].uid ||
+		    a->e[i].flags != (msgs[i].flags & MSTORE_F_ALL) ||
+		    a->masks[a->e[i].kw] != msgs[i].keywords)
+			return 0;
+	return 1;
+}
+
+/*
+ * A change to a view's array: new flags of some messages (ascending
+ * msns), messages to remove (ascending msns), messages to add at the end
+ * (ascending uids).
+ */
+struct vm_rec {
+	uint32_t key; /* msn (updates) or uid (appends) */
+	uint32_t flags;
+	uint64_t kw;
+	uint64_t modseq; /* for the FETCH that announces an update */
+};
+
+struct vm_edit {
+	struct vm_rec *upd, *app;
+	size_t nupd, capupd, napp, capapp;
+	const uint32_t *del;
+	size_t ndel;
+};
+
+static void edit_push(struct vm_rec **v, size_t *n, size_t *cap,
+		      const struct vm_rec *r)
+{
+	if (*n == *cap) {
+		*cap = *cap * 2 + 8;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = *r;
+}
+
+static void edit_free(struct vm_edit *ed)
+{
+	free(ed->upd);
+	free(ed->app);
+	memset(ed, 0, sizeof(*ed));
+}
+
+/* Would a with ed applied hold what c holds? */
+static int vm_equal_after(const struct vm_array *a, const struct vm_edit *ed,
+			  const struct vm_array *c)
+{
+	size_t u = 0, d = 0, j = 0;
+
+	if ((size_t)c->n != (size_t)a->n - ed->ndel + ed->napp)
+		return 0;
+	for (uint32_t i = 0; i < a->n; i++) {
+		uint32_t msn = i + 1, fl = a->e[i].flags;
+		uint64_t kw = a->masks[a->e[i].kw];
+
+		if (u < ed->nupd && ed->upd[u].key == msn) {
+			fl = ed->upd[u].flags;
+			kw = ed->upd[u].kw;
+			u++;
+		}
+		if (d < ed->ndel && ed->del[d] == msn) {
+			d++;
+			continue;
+		}
+		if (c->e[j].uid != a->e[i].uid || c->e[j].flags != fl ||
+		    c->masks[c->e[j].kw] != kw)
+			return 0;
+		j++;
+	}
+	for (size_t k = 0; k < ed->napp; k++, j++)
+		if (c->e[j].uid != ed->app[k].key ||
+		    c->e[j].flags != (ed->app[k].flags & MSTORE_F_ALL) ||
+		    c->masks[c->e[j].kw] != ed->app[k].kw)
+			return 0;
+	return 1;
+}
+
+/* Makes v's array private (copy-on-write) and the mailbox's newest. */
+static void view_own(struct imap_view *v)
+{
+	struct vm_array *a = v->a, *c;
+
+	if (a->refs == 1) {
+		if (a->prev != NULL) {
+			vm_unlink(a);
+			vm_link_front(a);
+		}
+		return;
+	}
+	c = vm_new(a->mb, a->seen_user, a->n);
+	memcpy(c->e, a->e, a->n * sizeof(*a->e));
+	c->n = a->n;
+	c->masks = xcalloc(a->nmasks, sizeof(*c->masks));
+	memcpy(c->masks, a->masks, a->nmasks * sizeof(*a->masks));
+	c->nmasks = c->maskcap = a->nmasks;
+	c->nsorted = a->nsorted;
+	a->refs--;
+	v->a = c;
+}
+
+static void vm_apply(struct vm_array *a, const struct vm_edit *ed)
+{
+	uint32_t w = 0;
+	size_t d = 0;
+
+	a->synced = 0;
+
+	for (size_t u = 0; u < ed->nupd; u++) {
+		struct vm_ent *e = &a->e[ed->upd[u].key - 1];
+
+		e->flags = ed->upd[u].flags & MSTORE_F_ALL;
+		e->kw = mask_index(a, ed->upd[u].kw) & VM_MASKS_MAX;
+	}
+	if (ed->ndel > 0) {
+		for (uint32_t i = 0; i < a->n; i++) {
+			if (d < ed->ndel && ed->del[d] == i + 1) {
+				d++;
+				continue;
+			}
+			a->e[w++] = a->e[i];
+		}
+		a->n = w;
+	}
+	if (a->n + ed->napp > a->cap) {
+		a->cap = a->n + (uint32_t)ed->napp + a->cap / 8 + 4;
+		a->e = xrealloc(a->e, a->cap * sizeof(*a->e));
+	}
+	for (size_t k = 0; k < ed->napp; k++) {
+		struct vm_ent *e = &a->e[a->n++];
+
+		e->uid = ed->app[k].key;
+		e->flags = ed->app[k].flags & MSTORE_F_ALL;
+		e->kw = mask_index(a, ed->app[k].kw) & VM_MASKS_MAX;
+	}
+}
+
+/*
+ * Applies ed to v's array: adopts an array of the mailbox that already
+ * holds the result (another session got there first), else copies when
+ * shared and changes the copy.
+ */
+static void view_apply(struct imap_view *v, const struct vm_edit *ed)
+{
+	unsigned tried = 0;
+
+	if (ed->nupd == 0 && ed->napp == 0 && ed->ndel == 0)
+		return;
+	for (struct vm_array *c = v->mb->arrays;
+	     c != NULL && tried < VM_CANDIDATES; c = c->next) {
+		if (c == v->a || !vm_same_key(c, v->a->seen_user))
+			continue;
+		tried++;
+		if (vm_equal_after(v->a, ed, c)) {
+			c->refs++;
+			vm_unref(&v->a);
+			v->a = c;
+			return;
+		}
+	}
+	view_own(v);
+	vm_apply(v->a, ed);
+}
+
+/* ---- per-session sets ----------------------------------------------------- */
+
+/* Number of messages of the view with a uid below uid. */
+static uint32_t msn_lower(const struct imap_view *v, uint32_t uid)
+{
+	uint32_t lo = 0, hi = v->a->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v->a->e[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int recent_has(const struct imap_view *v, uint32_t uid)
+{
+	uint32_t lo = 0, hi = v->nrecent;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (uid < v->recent[mid].lo)
+			hi = mid;
+		else if (uid > v->recent[mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+/* Adds uid, the view's new last message (prev: the last uid before). */
+static void recent_add(struct imap_view *v, uint32_t uid, uint32_t prev)
+{
+	if (v->nrecent > 0 && v->recent[v->nrecent - 1].hi == prev &&
+	    prev != 0) {
+		v->recent[v->nrecent - 1].hi = uid;
+		return;
+	}
+	if (v->nrecent == v->caprecent) {
+		v->caprecent = v->caprecent * 2 + 1;
+		v->recent = xrealloc(v->recent,
+				     v->caprecent * sizeof(*v->recent));
+	}
+	v->recent[v->nrecent].lo = v->recent[v->nrecent].hi = uid;
+	v->nrecent++;
+}
+
+static int gone_has(const struct imap_view *v, uint32_t uid)
+{
+	uint32_t lo = 0, hi = v->ngone;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v->gone[mid] == uid)
+			return 1;
+		if (v->gone[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void gone_add(struct imap_view *v, uint32_t uid)
+{
+	uint32_t at = v->ngone;
+
+	if (gone_has(v, uid))
+		return;
+	if (v->ngone == v->capgone) {
+		v->capgone = v->capgone * 2 + 4;
+		v->gone = xrealloc(v->gone, v->capgone * sizeof(*v->gone));
+	}
+	while (at > 0 && v->gone[at - 1] > uid)
+		at--;
+	memmove(v->gone + at + 1, v->gone + at,
+		(v->ngone - at) * sizeof(*v->gone));
+	v->gone[at] = uid;
+	v->ngone++;
+}
+
+/* \Recent messages of the view (with expunged ones when all). */
+static uint32_t recent_count(const struct imap_view *v, int all)
+{
+	uint32_t n = 0;
+
+	for (uint32_t r = 0; r < v->nrecent; r++) {
+		uint32_t i = msn_lower(v, v->recent[r].lo);
+
+		for (; i < v->a->n && v->a->e[i].uid <= v->recent[r].hi; i++)
+			n += all || !gone_has(v, v->a->e[i].uid);
+	}
+	return n;
+}
+
+/* ---- the change hook ------------------------------------------------------ */
 
 static void idle_fire(void *arg)
 {
@@ -84,30 +579,35 @@ static void idle_fire(void *arg)
 		imap_view_sync(s, 1);
 }
 
+static void view_wake(struct imap_view *v)
+{
+	v->dirty = 1;
+	if (v->idle && v->idle_timer != NULL)
+		net_timer_start(v->idle_timer, 0, 0);
+}
+
 static void change_hook(void *arg, const struct mstore_change *ch)
 {
+	struct view_mbox *mb = mbox_get(ch->mailbox_id, 0);
+
 	(void)arg;
+	if (mb == NULL)
+		return;
 	if (ch->kind == MSTORE_CH_SEEN) {
 		/* another session of the same user changed its \Seen set */
-		for (struct imap_view *v = views; v != NULL; v = v->next)
-			if (v->mailbox_id == ch->mailbox_id && v->private_seen &&
+		for (struct imap_view *v = mb->views; v != NULL; v = v->next)
+			if (v->private_seen &&
 			    strcasecmp(v->s->user, ch->user) == 0) {
-				v->seen_dirty = v->dirty = 1;
-				if (v->idle && v->idle_timer != NULL)
-					net_timer_start(v->idle_timer, 0, 0);
+				v->seen_dirty = 1;
+				view_wake(v);
 			}
 		return;
 	}
 	if (ch->kind != MSTORE_CH_APPEND && ch->kind != MSTORE_CH_FLAGS &&
 	    ch->kind != MSTORE_CH_EXPUNGE && ch->kind != MSTORE_CH_MBOX_DELETE)
 		return;
-	for (struct imap_view *v = views; v != NULL; v = v->next) {
-		if (v->mailbox_id != ch->mailbox_id)
-			continue;
-		v->dirty = 1;
-		if (v->idle && v->idle_timer != NULL)
-			net_timer_start(v->idle_timer, 0, 0);
-	}
+	for (struct imap_view *v = mb->views; v != NULL; v = v->next)
+		view_wake(v);
 }
 
 void imap_view_hook_init(struct store *st)
@@ -122,32 +622,20 @@ void imap_view_hook_init(struct store *st)
 
 /* ---- per-user \Seen (imap_acl.h) ----------------------------------------- */
 
-static void send_fetch_flags(struct imap_session *s, uint32_t msn);
-
-static int seen_has(const struct imap_view *v, uint32_t uid)
-{
-	size_t lo = 0, hi = v->nseen;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (v->seen[mid] == uid)
-			return 1;
-		if (v->seen[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
+static void send_fetch_flags(struct imap_session *s, uint32_t msn,
+			     uint64_t modseq);
 
 uint32_t imap_view_user_flags(const struct imap_view *v, uint32_t uid,
 			      uint32_t flags)
 {
+	uint32_t msn;
+
 	if (v == NULL || !v->private_seen)
 		return flags;
-	return seen_has(v, uid) ? flags | MSTORE_F_SEEN
-				: flags & ~(uint32_t)MSTORE_F_SEEN;
+	msn = imap_view_msn(v, uid);
+	return msn != 0 && (v->a->e[msn - 1].flags & MSTORE_F_SEEN)
+		   ? flags | MSTORE_F_SEEN
+		   : flags & ~(uint32_t)MSTORE_F_SEEN;
 }
 
 uint32_t imap_view_rights(const struct imap_view *v)
@@ -160,54 +648,69 @@ int imap_view_private_seen(const struct imap_view *v)
 	return v != NULL && v->private_seen;
 }
 
-/* Reads the stored set: the seen uids among the view's messages. */
-static void view_seen_read(struct imap_session *s, struct imap_view *v)
+/* The user's stored \Seen set of the mailbox; -1 when unreadable. */
+static int seen_set_read(struct imap_session *s, uint32_t mailbox_id,
+			 struct imap_seqset *set)
 {
-	struct imap_seqset set;
 	const char *err;
 	char *str = NULL;
 
-	free(v->seen);
-	v->seen = xcalloc(v->n + 1, sizeof(*v->seen));
-	v->nseen = 0;
-	memset(&set, 0, sizeof(set));
-	if (mstore_seen_get(s->st->ms, s->user, v->mailbox_id, &str) !=
-		MSTORE_OK ||
-	    *str == '\0' || imap_seqset_parse(str, &set, &err) < 0) {
+	memset(set, 0, sizeof(*set));
+	if (mstore_seen_get(s->st->ms, s->user, mailbox_id, &str) !=
+	    MSTORE_OK) {
 		free(str);
-		return;
+		return -1;
 	}
+	if (*str != '\0' && imap_seqset_parse(str, set, &err) < 0)
+		memset(set, 0, sizeof(*set));
 	free(str);
-	for (uint32_t i = 0; i < v->n; i++)
-		if (imap_seqset_contains(&set, v->msgs[i].uid, UINT32_MAX))
-			v->seen[v->nseen++] = v->msgs[i].uid;
-	imap_seqset_free(&set);
+	return 0;
 }
 
-static void view_seen_load(struct imap_session *s, struct imap_view *v)
+/* The modseq of a message for a FETCH FLAGS we send unasked. */
+static uint64_t msg_modseq(struct imap_session *s, uint32_t uid)
 {
-	view_seen_read(s, v);
-	for (uint32_t i = 0; i < v->n; i++)
-		v->msgs[i].flags = imap_view_user_flags(v, v->msgs[i].uid,
-							v->msgs[i].flags);
+	struct mstore_msg rec;
+
+	if (!(s->enabled & IMAP_EN_CONDSTORE) ||
+	    mstore_msg_get(s->st->ms, s->view->mb->mailbox_id, uid, &rec) !=
+		MSTORE_OK)
+		return 0;
+	return rec.modseq;
 }
 
-/* Another session changed the set: FETCH FLAGS where it differs. */
+/* Another session of this user changed the set: FETCH FLAGS where it
+ * differs. */
 static void view_seen_reload(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
+	struct imap_seqset set;
+	struct vm_edit ed;
 
 	v->seen_dirty = 0;
-	view_seen_read(s, v);
-	for (uint32_t i = 0; i < v->n; i++) {
-		struct imap_view_msg *m = &v->msgs[i];
-		uint32_t f = imap_view_user_flags(v, m->uid, m->flags);
+	if (seen_set_read(s, v->mb->mailbox_id, &set) < 0)
+		return;
+	memset(&ed, 0, sizeof(ed));
+	for (uint32_t i = 0; i < v->a->n; i++) {
+		const struct vm_ent *e = &v->a->e[i];
+		int want = set.n > 0 &&
+			   imap_seqset_contains(&set, e->uid, UINT32_MAX);
+		struct vm_rec r;
 
-		if (f != m->flags && !m->expunged) {
-			m->flags = f;
-			send_fetch_flags(s, i + 1);
-		}
+		if (want == !!(e->flags & MSTORE_F_SEEN) || gone_has(v, e->uid))
+			continue;
+		r.key = i + 1;
+		r.flags = e->flags ^ MSTORE_F_SEEN;
+		r.kw = v->a->masks[e->kw];
+		r.modseq = 0;
+		edit_push(&ed.upd, &ed.nupd, &ed.capupd, &r);
 	}
+	imap_seqset_free(&set);
+	view_apply(v, &ed);
+	for (size_t i = 0; i < ed.nupd; i++)
+		send_fetch_flags(s, ed.upd[i].key,
+				 msg_modseq(s, imap_view_uid(v, ed.upd[i].key)));
+	edit_free(&ed);
 }
 
 static int uid_cmp(const void *a, const void *b)
@@ -233,51 +736,153 @@ int imap_view_seen_store(struct imap_session *s, const uint32_t *uids,
 		memcpy(named, uids, n * sizeof(*uids));
 	qsort(named, n, sizeof(*named), uid_cmp);
 	/* the new set: the view's messages (ascending), seen or not as asked */
-	out = xcalloc(v->n + 1, sizeof(*out));
-	for (uint32_t i = 0; i < v->n; i++) {
-		uint32_t uid = v->msgs[i].uid;
+	out = xcalloc(v->a->n + 1, sizeof(*out));
+	for (uint32_t i = 0; i < v->a->n; i++) {
+		uint32_t uid = v->a->e[i].uid;
 
 		if (bsearch(&uid, named, n, sizeof(*named), uid_cmp) != NULL
 			? add
-			: seen_has(v, uid))
+			: (v->a->e[i].flags & MSTORE_F_SEEN) != 0)
 			out[k++] = uid;
 	}
 	free(named);
 	strbuf_init(&b);
 	if (k > 0)
 		imap_seqset_write(&b, out, k);
-	e = mstore_seen_set(s->st->ms, s->user, v->mailbox_id,
+	e = mstore_seen_set(s->st->ms, s->user, v->mb->mailbox_id,
 			    b.data != NULL ? b.data : "");
 	strbuf_free(&b);
-	if (e != MSTORE_OK) {
-		free(out);
-		return e;
+	if (e == MSTORE_OK) {
+		size_t j = 0;
+
+		for (uint32_t i = 0; i < v->a->n; i++) {
+			const struct vm_ent *m = &v->a->e[i];
+			int want = j < k && out[j] == m->uid;
+
+			j += want;
+			if (want != !!(m->flags & MSTORE_F_SEEN))
+				imap_view_set_flags(s, i + 1,
+						    m->flags ^ MSTORE_F_SEEN,
+						    v->a->masks[m->kw]);
+		}
 	}
-	free(v->seen);
-	v->seen = out;
-	v->nseen = k;
-	for (uint32_t i = 0; i < v->n; i++)
-		v->msgs[i].flags = imap_view_user_flags(v, v->msgs[i].uid,
-							v->msgs[i].flags);
-	return MSTORE_OK;
+	free(out);
+	return e;
 }
 
 /* ---- open / close -------------------------------------------------------- */
 
-static void keywords_free(struct imap_view *v)
+/* Takes the engine's keyword names (kw, n; freed here).  Names only
+ * grow, bit i keeps its name: the strings handed out stay valid. */
+static void mbox_keywords(struct view_mbox *mb, char **kw, size_t n)
 {
-	mstore_strv_free(&v->keywords, v->nkeywords);
-	v->nkeywords = 0;
+	char **all;
+
+	if (n <= mb->nkw) {
+		mstore_strv_free(&kw, n);
+		return;
+	}
+	all = xcalloc(n + 1, sizeof(*all));
+	for (size_t i = 0; i < n; i++) {
+		if (i < mb->nkw) {
+			all[i] = mb->kw[i];
+			free(kw[i]);
+		} else {
+			all[i] = kw[i];
+		}
+	}
+	free(kw);
+	free(mb->kw);
+	mb->kw = all;
+	mb->nkw = n;
+}
+
+static void mbox_keywords_read(struct imap_session *s, struct view_mbox *mb)
+{
+	char **kw = NULL;
+	size_t n = 0;
+
+	if (mstore_keywords(s->st->ms, mb->mailbox_id, &kw, &n) == MSTORE_OK)
+		mbox_keywords(mb, kw, n);
+}
+
+/* An array that is the mailbox's message list at modseq (owner's flags). */
+static struct vm_array *synced_array(struct view_mbox *mb, uint64_t modseq)
+{
+	for (struct vm_array *c = mb->arrays; c != NULL; c = c->next)
+		if (c->seen_user == NULL && c->synced == modseq && modseq != 0)
+			return c;
+	return NULL;
+}
+
+/* The array for a new view: a matching one of the mailbox, or new. */
+static struct vm_array *view_array(struct view_mbox *mb, const char *seen_user,
+				   const struct mstore_msg *msgs, size_t n)
+{
+	unsigned tried = 0;
+
+	for (struct vm_array *c = mb->arrays;
+	     c != NULL && tried < VM_CANDIDATES; c = c->next) {
+		if (!vm_same_key(c, seen_user))
+			continue;
+		tried++;
+		if (vm_equals_records(c, msgs, n)) {
+			c->refs++;
+			return c;
+		}
+	}
+	return vm_build(mb, seen_user, msgs, n);
+}
+
+/*
+ * The message array of a view of mailbox mb: the one another session holds
+ * when it is known to be the mailbox as it is now (no listing at all: the
+ * common case when many sessions select the same INBOX), else from the
+ * engine's list (with this user's \Seen when private), shared when equal
+ * to an array of the mailbox.
+ */
+static int view_load(struct imap_session *s, struct imap_view *v,
+		     const struct mstore_mailbox *mb)
+{
+	struct mstore_msg *msgs = NULL;
+	size_t n = 0;
+	int e;
+
+	if (!v->private_seen &&
+	    (v->a = synced_array(v->mb, mb->highestmodseq)) != NULL) {
+		v->a->refs++;
+		return MSTORE_OK;
+	}
+	e = mstore_msg_list(s->st->ms, mb->id, &msgs, &n);
+	if (e != MSTORE_OK)
+		return e;
+	if (v->private_seen) {
+		struct imap_seqset set;
+
+		/* \Seen of another user's mailbox is this user's own */
+		if (seen_set_read(s, mb->id, &set) < 0)
+			memset(&set, 0, sizeof(set));
+		for (size_t i = 0; i < n; i++)
+			if (set.n > 0 &&
+			    imap_seqset_contains(&set, msgs[i].uid, UINT32_MAX))
+				msgs[i].flags |= MSTORE_F_SEEN;
+			else
+				msgs[i].flags &= ~(uint32_t)MSTORE_F_SEEN;
+		imap_seqset_free(&set);
+	}
+	v->a = view_array(v->mb, v->private_seen ? s->user : NULL, msgs, n);
+	if (!v->private_seen)
+		v->a->synced = mb->highestmodseq;
+	free(msgs);
+	return MSTORE_OK;
 }
 
 int imap_view_open(struct imap_session *s, const char *name, int readonly)
 {
 	struct mstore_mailbox mb;
-	struct mstore_msg *msgs = NULL;
+	struct view_mbox *vmb;
 	struct imap_view *v;
-	struct recent_mark *rm;
-	size_t n = 0;
-	uint32_t rights;
+	uint32_t rights, n;
 	int e;
 
 	imap_view_close(s);
@@ -288,48 +893,40 @@ int imap_view_open(struct imap_session *s, const char *name, int readonly)
 	if (!(rights & (imap_right('s') | imap_right('w') | imap_right('t') |
 			imap_right('e'))))
 		readonly = 1;
-	e = mstore_msg_list(s->st->ms, mb.id, &msgs, &n);
+	v = xcalloc(1, sizeof(*v));
+	v->s = s;
+	v->rights = rights;
+	v->private_seen = strcasecmp(mb.owner, s->user) != 0;
+	vmb = mbox_get(mb.id, 1);
+	v->mb = vmb;
+	e = view_load(s, v, &mb);
 	if (e != MSTORE_OK) {
+		free(v);
 		mstore_mailbox_clear(&mb);
 		return e;
 	}
-	v = xcalloc(1, sizeof(*v));
-	v->s = s;
-	v->mailbox_id = mb.id;
-	v->rights = rights;
-	v->private_seen = strcasecmp(mb.owner, s->user) != 0;
+	n = v->a->n;
 	v->name = xstrdup(v->private_seen ? name : mb.name);
 	v->readonly = readonly;
 	v->uidvalidity = mb.uidvalidity;
 	v->uidnext = mb.uidnext;
 	v->highestmodseq = mb.highestmodseq;
-	v->cap = n > 0 ? (uint32_t)n : 1;
-	v->msgs = xcalloc(v->cap, sizeof(*v->msgs));
-	rm = recent_get(mb.id);
-	for (size_t i = 0; i < n; i++) {
-		struct imap_view_msg *m = &v->msgs[i];
-
-		m->uid = msgs[i].uid;
-		m->flags = msgs[i].flags;
-		m->keywords = msgs[i].keywords;
-		m->modseq = msgs[i].modseq;
-		m->recent = !readonly && m->uid >= rm->next_uid;
+	/* the messages no session has seen yet are \Recent here; they are
+	 * the last ones (uids ascend) */
+	if (!readonly && n > 0 && v->a->e[n - 1].uid >= vmb->next_uid) {
+		v->recent = xcalloc(1, sizeof(*v->recent));
+		v->caprecent = v->nrecent = 1;
+		v->recent[0].lo = v->a->e[msn_lower(v, vmb->next_uid)].uid;
+		v->recent[0].hi = v->a->e[n - 1].uid;
 	}
-	v->n = (uint32_t)n;
-	if (v->private_seen)
-		view_seen_load(s, v);
-	if (!readonly && mb.uidnext > rm->next_uid)
-		rm->next_uid = mb.uidnext;
-	free(msgs);
+	if (!readonly && mb.uidnext > vmb->next_uid)
+		vmb->next_uid = mb.uidnext;
 	mstore_mailbox_clear(&mb);
-	if (mstore_keywords(s->st->ms, v->mailbox_id, &v->keywords,
-			    &v->nkeywords) != MSTORE_OK) {
-		v->keywords = NULL;
-		v->nkeywords = 0;
-	}
+	mbox_keywords_read(s, vmb);
+	v->nkeywords = vmb->nkw;
 	v->idle_timer = net_timer_new(conn_net(s->c), idle_fire, s);
-	v->next = views;
-	views = v;
+	v->next = vmb->views;
+	vmb->views = v;
 	s->view = v;
 	return MSTORE_OK;
 }
@@ -337,20 +934,27 @@ int imap_view_open(struct imap_session *s, const char *name, int readonly)
 void imap_view_close(struct imap_session *s)
 {
 	struct imap_view *v = s->view, **pp;
+	struct view_mbox *mb;
 
 	if (v == NULL)
 		return;
-	for (pp = &views; *pp != NULL; pp = &(*pp)->next) {
+	mb = v->mb;
+	for (pp = &mb->views; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == v) {
 			*pp = v->next;
 			break;
 		}
 	}
 	net_timer_free(&v->idle_timer);
-	keywords_free(v);
-	free(v->msgs);
+	vm_unref(&v->a);
+	/* the names are read again by the next view; the \Recent mark stays */
+	if (mb->views == NULL) {
+		mstore_strv_free(&mb->kw, mb->nkw);
+		mb->nkw = 0;
+	}
+	free(v->recent);
+	free(v->gone);
 	free(v->saved);
-	free(v->seen);
 	free(v->name);
 	free(v);
 	s->view = NULL;
@@ -359,18 +963,18 @@ void imap_view_close(struct imap_session *s)
 void imap_view_info(const struct imap_view *v, struct imap_view_info *i_r)
 {
 	memset(i_r, 0, sizeof(*i_r));
-	i_r->mailbox_id = v->mailbox_id;
+	i_r->mailbox_id = v->mb->mailbox_id;
 	i_r->name = v->name;
 	i_r->readonly = v->readonly;
 	i_r->uidvalidity = v->uidvalidity;
 	i_r->uidnext = v->uidnext;
 	i_r->highestmodseq = v->highestmodseq;
-	for (uint32_t i = 0; i < v->n; i++) {
-		if (v->msgs[i].recent)
-			i_r->recent++;
-		if (i_r->first_unseen == 0 &&
-		    !(v->msgs[i].flags & MSTORE_F_SEEN))
+	i_r->recent = recent_count(v, 1);
+	for (uint32_t i = 0; i < v->a->n; i++) {
+		if (!(v->a->e[i].flags & MSTORE_F_SEEN)) {
 			i_r->first_unseen = i + 1;
+			break;
+		}
 	}
 }
 
@@ -378,31 +982,57 @@ void imap_view_info(const struct imap_view *v, struct imap_view_info *i_r)
 
 uint32_t imap_view_count(const struct imap_view *v)
 {
-	return v != NULL ? v->n : 0;
+	return v != NULL ? v->a->n : 0;
 }
 
-struct imap_view_msg *imap_view_msg(struct imap_view *v, uint32_t msn)
+int imap_view_get(const struct imap_view *v, uint32_t msn,
+		  struct imap_view_msg *m_r)
 {
-	if (v == NULL || msn == 0 || msn > v->n)
-		return NULL;
-	return &v->msgs[msn - 1];
+	const struct vm_ent *e;
+
+	memset(m_r, 0, sizeof(*m_r));
+	if (v == NULL || msn == 0 || msn > v->a->n)
+		return -1;
+	e = &v->a->e[msn - 1];
+	m_r->uid = e->uid;
+	m_r->flags = e->flags;
+	m_r->keywords = v->a->masks[e->kw];
+	m_r->recent = v->nrecent > 0 && recent_has(v, e->uid);
+	m_r->expunged = v->ngone > 0 && gone_has(v, e->uid);
+	return 0;
+}
+
+uint32_t imap_view_uid(const struct imap_view *v, uint32_t msn)
+{
+	if (v == NULL || msn == 0 || msn > v->a->n)
+		return 0;
+	return v->a->e[msn - 1].uid;
+}
+
+void imap_view_set_flags(struct imap_session *s, uint32_t msn, uint32_t flags,
+			 uint64_t keywords)
+{
+	struct imap_view *v = s->view;
+	struct vm_ent *e;
+
+	if (v == NULL || msn == 0 || msn > v->a->n)
+		return;
+	e = &v->a->e[msn - 1];
+	if (e->flags == (flags & MSTORE_F_ALL) &&
+	    v->a->masks[e->kw] == keywords)
+		return;
+	view_own(v);
+	v->a->synced = 0;
+	e = &v->a->e[msn - 1];
+	e->flags = flags & MSTORE_F_ALL;
+	e->kw = mask_index(v->a, keywords) & VM_MASKS_MAX;
 }
 
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
 {
-	uint32_t lo = 0, hi = v->n;
+	uint32_t i = msn_lower(v, uid);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (v->msgs[mid].uid == uid)
-			return mid + 1;
-		if (v->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return i < v->a->n && v->a->e[i].uid == uid ? i + 1 : 0;
 }
 
 static int range_cmp(const void *a, const void *b)
@@ -417,13 +1047,14 @@ int imap_view_resolve(struct imap_session *s, const struct imap_seqset *set,
 {
 	struct imap_view *v = s->view;
 	struct imap_range *r;
-	uint32_t star, *out;
+	uint32_t star, *out, n;
 	size_t nr, k = 0, j = 0;
 
 	*msns_r = NULL;
 	*n_r = 0;
 	if (v == NULL)
 		return -1;
+	n = v->a->n;
 	if (set->saved) {
 		out = xcalloc(v->nsaved + 1, sizeof(*out));
 		for (size_t i = 0; i < v->nsaved; i++) {
@@ -436,7 +1067,7 @@ int imap_view_resolve(struct imap_session *s, const struct imap_seqset *set,
 		*n_r = k;
 		return 0;
 	}
-	star = uid ? (v->n > 0 ? v->msgs[v->n - 1].uid : 0) : v->n;
+	star = uid ? (n > 0 ? v->a->e[n - 1].uid : 0) : n;
 	nr = set->n;
 	r = xcalloc(nr + 1, sizeof(*r));
 	for (size_t i = 0; i < nr; i++) {
@@ -452,7 +1083,7 @@ int imap_view_resolve(struct imap_session *s, const struct imap_seqset *set,
 			lo = hi;
 			hi = t;
 		}
-		if (!uid && (hi > v->n || lo == 0)) {
+		if (!uid && (hi > n || lo == 0)) {
 			free(r);
 			return -1;
 		}
@@ -460,9 +1091,9 @@ int imap_view_resolve(struct imap_session *s, const struct imap_seqset *set,
 		r[i].hi = hi;
 	}
 	qsort(r, nr, sizeof(*r), range_cmp);
-	out = xcalloc(v->n + 1, sizeof(*out));
-	for (uint32_t i = 0; i < v->n; i++) {
-		uint32_t key = uid ? v->msgs[i].uid : i + 1;
+	out = xcalloc(n + 1, sizeof(*out));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t key = uid ? v->a->e[i].uid : i + 1;
 
 		while (j < nr && r[j].hi < key)
 			j++;
@@ -495,7 +1126,7 @@ void imap_view_save_result(struct imap_view *v, const uint32_t *uids, size_t n)
 
 const char *imap_view_keyword(const struct imap_view *v, unsigned bit)
 {
-	return bit < v->nkeywords ? v->keywords[bit] : NULL;
+	return bit < v->nkeywords ? v->mb->kw[bit] : NULL;
 }
 
 unsigned imap_view_nkeywords(const struct imap_view *v)
@@ -506,11 +1137,23 @@ unsigned imap_view_nkeywords(const struct imap_view *v)
 static const struct {
 	uint32_t bit;
 	const char *name;
+	char right; /* RFC 4314 4: who may change it */
 } sysflags[] = {
-    {MSTORE_F_ANSWERED, "\\Answered"}, {MSTORE_F_FLAGGED, "\\Flagged"},
-    {MSTORE_F_DELETED, "\\Deleted"},   {MSTORE_F_SEEN, "\\Seen"},
-    {MSTORE_F_DRAFT, "\\Draft"},
+    {MSTORE_F_ANSWERED, "\\Answered", 'w'},
+    {MSTORE_F_FLAGGED, "\\Flagged", 'w'},
+    {MSTORE_F_DELETED, "\\Deleted", 't'},
+    {MSTORE_F_SEEN, "\\Seen", 's'},
+    {MSTORE_F_DRAFT, "\\Draft", 'w'},
 };
+#define NSYSFLAGS (sizeof(sysflags) / sizeof(*sysflags))
+
+static void add_item(struct strbuf *out, int *first, const char *name)
+{
+	if (!*first)
+		strbuf_addc(out, ' ');
+	strbuf_adds(out, name);
+	*first = 0;
+}
 
 void imap_view_write_flags(const struct imap_view *v,
 			   const struct imap_view_msg *m, struct strbuf *out)
@@ -518,68 +1161,51 @@ void imap_view_write_flags(const struct imap_view *v,
 	int first = 1;
 
 	strbuf_addc(out, '(');
-	for (size_t i = 0; i < sizeof(sysflags) / sizeof(*sysflags); i++) {
-		if (!(m->flags & sysflags[i].bit))
-			continue;
-		if (!first)
-			strbuf_addc(out, ' ');
-		strbuf_adds(out, sysflags[i].name);
-		first = 0;
-	}
-	for (unsigned b = 0; b < 64 && b < v->nkeywords; b++) {
-		if (!(m->keywords & (1ull << b)))
-			continue;
-		if (!first)
-			strbuf_addc(out, ' ');
-		strbuf_adds(out, v->keywords[b]);
-		first = 0;
-	}
-	if (m->recent && !(v->s->enabled & IMAP_EN_IMAP4REV2)) {
-		if (!first)
-			strbuf_addc(out, ' ');
-		strbuf_adds(out, "\\Recent");
-	}
+	for (size_t i = 0; i < NSYSFLAGS; i++)
+		if (m->flags & sysflags[i].bit)
+			add_item(out, &first, sysflags[i].name);
+	for (unsigned b = 0; b < 64 && b < v->nkeywords; b++)
+		if (m->keywords & (1ull << b))
+			add_item(out, &first, v->mb->kw[b]);
+	if (m->recent && !(v->s->enabled & IMAP_EN_IMAP4REV2))
+		add_item(out, &first, "\\Recent");
 	strbuf_addc(out, ')');
 }
 
 void imap_view_write_flag_list(const struct imap_view *v, int permanent,
 			       struct strbuf *out)
 {
-	strbuf_adds(out, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (size_t i = 0; i < v->nkeywords; i++) {
-		strbuf_addc(out, ' ');
-		strbuf_adds(out, v->keywords[i]);
-	}
-	if (permanent && v->nkeywords < MSTORE_MAX_KEYWORDS)
-		strbuf_adds(out, " \\*");
+	int first = 1, kw_ok;
+
+	kw_ok = !permanent || (!v->readonly && (v->rights & imap_right('w')));
+	strbuf_addc(out, '(');
+	for (size_t i = 0; i < NSYSFLAGS; i++)
+		if (!permanent ||
+		    (!v->readonly && (v->rights & imap_right(sysflags[i].right))))
+			add_item(out, &first, sysflags[i].name);
+	for (size_t i = 0; kw_ok && i < v->nkeywords; i++)
+		add_item(out, &first, v->mb->kw[i]);
+	if (permanent && kw_ok && v->nkeywords < MSTORE_MAX_KEYWORDS)
+		add_item(out, &first, "\\*");
 	strbuf_addc(out, ')');
 }
 
 void imap_view_reload_keywords(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
-	char **kw = NULL;
-	size_t n = 0;
 	struct strbuf b;
 
-	if (v == NULL ||
-	    mstore_keywords(s->st->ms, v->mailbox_id, &kw, &n) != MSTORE_OK)
+	if (v == NULL)
 		return;
-	if (n == v->nkeywords) {
-		mstore_strv_free(&kw, n);
+	mbox_keywords_read(s, v->mb);
+	if (v->mb->nkw <= v->nkeywords)
 		return;
-	}
-	keywords_free(v);
-	v->keywords = kw;
-	v->nkeywords = n;
+	v->nkeywords = v->mb->nkw;
 	strbuf_init(&b);
 	strbuf_adds(&b, "* FLAGS ");
 	imap_view_write_flag_list(v, 0, &b);
 	strbuf_adds(&b, "\r\n* OK [PERMANENTFLAGS ");
-	if (v->readonly)
-		strbuf_adds(&b, "()");
-	else
-		imap_view_write_flag_list(v, 1, &b);
+	imap_view_write_flag_list(v, 1, &b);
 	strbuf_adds(&b, "] Flags\r\n");
 	imap_write(s, b.data, b.len);
 	strbuf_free(&b);
@@ -587,196 +1213,212 @@ void imap_view_reload_keywords(struct imap_session *s)
 
 /* ---- synchronisation ----------------------------------------------------- */
 
-static void send_fetch_flags(struct imap_session *s, uint32_t msn)
+static void send_fetch_flags(struct imap_session *s, uint32_t msn,
+			     uint64_t modseq)
 {
 	struct imap_view *v = s->view;
-	struct imap_view_msg *m = &v->msgs[msn - 1];
+	struct imap_view_msg m;
 	struct strbuf b;
 
+	if (imap_view_get(v, msn, &m) < 0)
+		return;
 	strbuf_init(&b);
-	strbuf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, m->uid);
-	imap_view_write_flags(v, m, &b);
+	strbuf_printf(&b, "* %u FETCH (UID %u FLAGS ", msn, m.uid);
+	imap_view_write_flags(v, &m, &b);
 	if (s->enabled & IMAP_EN_CONDSTORE)
-		strbuf_printf(&b, " MODSEQ (%llu)",
-			      (unsigned long long)m->modseq);
+		strbuf_printf(&b, " MODSEQ (%llu)", (unsigned long long)modseq);
 	strbuf_adds(&b, ")\r\n");
 	imap_write(s, b.data, b.len);
 	strbuf_free(&b);
 }
 
-static void view_grow(struct imap_view *v)
+static int msg_uid_cmp(const void *a, const void *b)
 {
-	if (v->n < v->cap)
-		return;
-	v->cap = v->cap * 2 + 16;
-	v->msgs = xrealloc(v->msgs, v->cap * sizeof(*v->msgs));
+	const struct mstore_msg *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* Applies the engine's changes since v->highestmodseq. */
-static void view_refresh(struct imap_session *s)
+/* The edit that brings v up to the engine's records ch (uid order). */
+static uint32_t refresh_edit(struct imap_session *s, struct mstore_msg *ch,
+			     size_t nch, struct vm_edit *ed, int *exact)
+{
+	struct imap_view *v = s->view;
+	uint32_t last = v->a->n > 0 ? v->a->e[v->a->n - 1].uid : 0, added = 0;
+
+	for (size_t i = 0; i < nch; i++) {
+		uint32_t msn = imap_view_msn(v, ch[i].uid);
+		struct vm_rec r;
+
+		r.flags = imap_view_user_flags(v, ch[i].uid, ch[i].flags) &
+			  MSTORE_F_ALL;
+		r.kw = ch[i].keywords;
+		r.modseq = ch[i].modseq;
+		if (msn != 0) {
+			const struct vm_ent *e = &v->a->e[msn - 1];
+
+			if (gone_has(v, ch[i].uid) ||
+			    (e->flags == r.flags && v->a->masks[e->kw] == r.kw))
+				continue;
+			r.key = msn;
+			edit_push(&ed->upd, &ed->nupd, &ed->capupd, &r);
+			continue;
+		}
+		if (ch[i].uid < last) {
+			*exact = 0;
+			continue; /* not ours to number: a stale record */
+		}
+		r.key = ch[i].uid;
+		edit_push(&ed->app, &ed->napp, &ed->capapp, &r);
+		if (!v->readonly && ch[i].uid >= v->mb->next_uid) {
+			recent_add(v, ch[i].uid, last);
+			v->mb->next_uid = ch[i].uid + 1;
+		}
+		last = ch[i].uid;
+		added++;
+	}
+	return added;
+}
+
+/*
+ * Applies the engine's changes since v->highestmodseq.  Returns 1 when
+ * the array now holds every message the engine has (and those expunged
+ * but not yet announced), 0 after a failure or a record it could not
+ * number.
+ */
+static int view_refresh(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
 	struct mstore_mailbox mb;
 	struct mstore_msg *ch = NULL;
-	uint32_t *gone = NULL, added = 0;
+	uint32_t *gone = NULL, added;
 	size_t nch = 0, ngone = 0;
-	struct recent_mark *rm = recent_get(v->mailbox_id);
-	int kw_reload = 0;
+	struct vm_edit ed;
+	int kw_reload = 0, exact = 1;
 	enum mstore_err e;
 
 	memset(&mb, 0, sizeof(mb));
-	e = mstore_mailbox_get_by_id(s->st->ms, v->mailbox_id, &mb);
+	e = mstore_mailbox_get_by_id(s->st->ms, v->mb->mailbox_id, &mb);
 	if (e == MSTORE_E_NOMAILBOX) {
 		/* RFC 2180 3.3: deleted by another session; the client's
 		 * numbers mean nothing any more */
 		v->dirty = 0;
 		imap_bye(s, "Selected mailbox was deleted");
-		return;
+		return 0;
 	}
 	if (e != MSTORE_OK)
-		return;
+		return 0;
 	if (v->seen_dirty)
 		view_seen_reload(s);
-	if (mstore_msg_list_changed(s->st->ms, v->mailbox_id, v->highestmodseq,
-				    &ch, &nch) != MSTORE_OK ||
-	    mstore_tombstones(s->st->ms, v->mailbox_id, v->highestmodseq, &gone,
-			      &ngone) != MSTORE_OK) {
+	if (mstore_msg_list_changed(s->st->ms, v->mb->mailbox_id,
+				    v->highestmodseq, &ch, &nch) != MSTORE_OK ||
+	    mstore_tombstones(s->st->ms, v->mb->mailbox_id, v->highestmodseq,
+			      &gone, &ngone) != MSTORE_OK) {
 		free(ch);
 		mstore_mailbox_clear(&mb);
-		return;
+		return 0;
 	}
 	v->dirty = 0;
+	/* the engine may list by modseq: numbering needs uid order */
+	if (nch > 1)
+		qsort(ch, nch, sizeof(*ch), msg_uid_cmp);
 	for (size_t i = 0; i < nch; i++)
-		if ((ch[i].keywords >> v->nkeywords) != 0 && v->nkeywords < 64)
+		if (v->nkeywords < 64 && (ch[i].keywords >> v->nkeywords) != 0)
 			kw_reload = 1;
 	if (kw_reload)
 		imap_view_reload_keywords(s);
-	for (size_t i = 0; i < nch; i++) {
-		uint32_t msn = imap_view_msn(v, ch[i].uid);
-		struct imap_view_msg *m;
-
-		ch[i].flags = imap_view_user_flags(v, ch[i].uid, ch[i].flags);
-		if (msn != 0) {
-			m = &v->msgs[msn - 1];
-			if (m->expunged)
-				continue;
-			if (m->flags != ch[i].flags ||
-			    m->keywords != ch[i].keywords) {
-				m->flags = ch[i].flags;
-				m->keywords = ch[i].keywords;
-				m->modseq = ch[i].modseq;
-				send_fetch_flags(s, msn);
-			} else {
-				m->modseq = ch[i].modseq;
-			}
-			continue;
-		}
-		if (v->n > 0 && ch[i].uid < v->msgs[v->n - 1].uid)
-			continue; /* not ours to number: a stale record */
-		view_grow(v);
-		m = &v->msgs[v->n++];
-		memset(m, 0, sizeof(*m));
-		m->uid = ch[i].uid;
-		m->flags = ch[i].flags;
-		m->keywords = ch[i].keywords;
-		m->modseq = ch[i].modseq;
-		if (!v->readonly && m->uid >= rm->next_uid) {
-			m->recent = 1;
-			rm->next_uid = m->uid + 1;
-		}
-		added++;
-	}
-	for (size_t i = 0; i < ngone; i++) {
-		uint32_t msn = imap_view_msn(v, gone[i]);
-
-		if (msn != 0 && !v->msgs[msn - 1].expunged) {
-			v->msgs[msn - 1].expunged = 1;
-			v->nexpunged++;
-		}
-	}
+	memset(&ed, 0, sizeof(ed));
+	added = refresh_edit(s, ch, nch, &ed, &exact);
+	view_apply(v, &ed);
+	for (size_t i = 0; i < ed.nupd; i++)
+		send_fetch_flags(s, ed.upd[i].key, ed.upd[i].modseq);
+	edit_free(&ed);
+	for (size_t i = 0; i < ngone; i++)
+		if (imap_view_msn(v, gone[i]) != 0)
+			gone_add(v, gone[i]);
 	if (added > 0) {
-		uint32_t recent = 0;
-
-		imap_untagged(s, "%u EXISTS", v->n);
-		if (!(s->enabled & IMAP_EN_IMAP4REV2)) {
-			for (uint32_t i = 0; i < v->n; i++)
-				recent += v->msgs[i].recent;
-			imap_untagged(s, "%u RECENT", recent);
-		}
+		imap_untagged(s, "%u EXISTS", v->a->n);
+		if (!(s->enabled & IMAP_EN_IMAP4REV2))
+			imap_untagged(s, "%u RECENT", recent_count(v, 1));
 	}
 	v->highestmodseq = mb.highestmodseq;
 	v->uidnext = mb.uidnext;
 	free(ch);
 	free(gone);
 	mstore_mailbox_clear(&mb);
+	return exact;
 }
 
-/* Announces and removes messages marked expunged. */
+/* Announces and removes the messages expunged elsewhere. */
 static void view_flush_expunged(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
-	uint32_t *uids, k = 0, w = 0;
+	uint32_t *msns;
+	struct vm_edit ed;
+	size_t k = 0;
 	int qresync = (s->enabled & IMAP_EN_QRESYNC) != 0;
 
-	if (v->nexpunged == 0)
+	if (v->ngone == 0)
 		return;
-	uids = xcalloc(v->nexpunged, sizeof(*uids));
+	msns = xcalloc(v->ngone, sizeof(*msns));
+	for (uint32_t i = 0; i < v->ngone; i++) {
+		uint32_t msn = imap_view_msn(v, v->gone[i]);
+
+		if (msn != 0)
+			msns[k++] = msn;
+	}
 	/* RFC 3501 7.4.1: each EXPUNGE renumbers; going down keeps the
 	 * numbers the client has right. */
-	for (uint32_t i = v->n; i > 0; i--) {
-		if (!v->msgs[i - 1].expunged)
-			continue;
-		if (!qresync)
-			imap_untagged(s, "%u EXPUNGE", i);
-		uids[k++] = v->msgs[i - 1].uid;
-	}
-	for (uint32_t i = 0; i < v->n; i++)
-		if (!v->msgs[i].expunged)
-			v->msgs[w++] = v->msgs[i];
-	v->n = w;
-	v->nexpunged = 0;
-	if (qresync && k > 0) {
+	if (!qresync)
+		for (size_t i = k; i > 0; i--)
+			imap_untagged(s, "%u EXPUNGE", msns[i - 1]);
+	memset(&ed, 0, sizeof(ed));
+	ed.del = msns;
+	ed.ndel = k;
+	view_apply(v, &ed);
+	if (qresync) {
 		struct strbuf b;
 
-		/* uids were collected descending */
-		for (uint32_t i = 0; i < k / 2; i++) {
-			uint32_t t = uids[i];
-
-			uids[i] = uids[k - 1 - i];
-			uids[k - 1 - i] = t;
-		}
 		strbuf_init(&b);
 		strbuf_adds(&b, "* VANISHED ");
-		imap_seqset_write(&b, uids, k);
+		imap_seqset_write(&b, v->gone, v->ngone);
 		strbuf_add(&b, "\r\n", 2);
 		imap_write(s, b.data, b.len);
 		strbuf_free(&b);
 	}
-	free(uids);
+	free(msns);
+	/* usually empty for a long time: give the memory back */
+	free(v->gone);
+	v->gone = NULL;
+	v->ngone = v->capgone = 0;
 }
 
 void imap_view_sync(struct imap_session *s, int expunge)
 {
-	if (s->view == NULL)
+	struct imap_view *v = s->view;
+	int exact = 0;
+
+	if (v == NULL)
 		return;
-	if (s->view->dirty)
-		view_refresh(s);
+	if (v->dirty)
+		exact = view_refresh(s);
+	if ((v = s->view) == NULL)
+		return;
 	if (expunge)
 		view_flush_expunged(s);
+	/* with every change applied and every expunge announced, the array
+	 * is the mailbox at v->highestmodseq: the next SELECT may take it */
+	if (exact && v->ngone == 0 && !v->dirty && v->a->seen_user == NULL)
+		v->a->synced = v->highestmodseq;
 }
 
 void imap_view_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
 {
 	struct imap_view *v = s->view;
 
-	for (size_t i = 0; i < n; i++) {
-		uint32_t msn = imap_view_msn(v, uids[i]);
-
-		if (msn != 0 && !v->msgs[msn - 1].expunged) {
-			v->msgs[msn - 1].expunged = 1;
-			v->nexpunged++;
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		if (imap_view_msn(v, uids[i]) != 0)
+			gone_add(v, uids[i]);
 	imap_view_sync(s, 1);
 }
 
@@ -798,27 +1440,23 @@ void imap_view_set_idle(struct imap_session *s, int idle)
 uint32_t imap_view_status_recent(struct imap_session *s,
 				 const struct mstore_mailbox *mb)
 {
-	struct recent_mark *rm = recent_get(mb->id);
+	struct view_mbox *vmb = mbox_get(mb->id, 1);
 	uint32_t n = 0;
 
-	if (rm->next_uid == 0) {
+	if (vmb->next_uid == 0) {
 		n = mb->messages;
-	} else if (rm->next_uid < mb->uidnext) {
+	} else if (vmb->next_uid < mb->uidnext) {
 		struct mstore_msg *msgs = NULL;
 		size_t nm = 0;
 
 		if (mstore_msg_list(s->st->ms, mb->id, &msgs, &nm) ==
 		    MSTORE_OK)
 			for (size_t i = 0; i < nm; i++)
-				n += msgs[i].uid >= rm->next_uid;
+				n += msgs[i].uid >= vmb->next_uid;
 		free(msgs);
 	}
-	for (struct imap_view *v = views; v != NULL; v = v->next) {
-		if (v->mailbox_id != mb->id)
-			continue;
-		for (uint32_t i = 0; i < v->n; i++)
-			n += v->msgs[i].recent && !v->msgs[i].expunged &&
-			     v->msgs[i].uid < rm->next_uid;
-	}
+	/* a view's \Recent uids are all below the mark: it moved past them */
+	for (struct imap_view *v = vmb->views; v != NULL; v = v->next)
+		n += recent_count(v, 0);
 	return n;
 }
