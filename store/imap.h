@@ -87,6 +87,7 @@ struct mstore_spool;
 struct imap_view;
 struct imap_parser;
 struct imap_append;
+struct imap_fetch_job;
 
 /* ---- the parser (imap_parse.c) ------------------------------------------- */
 
@@ -292,6 +293,7 @@ struct imap_session {
 	size_t nspools;
 
 	struct imap_append *append; /* APPEND delivery in flight */
+	struct imap_fetch_job *fetch; /* FETCH waiting for output to drain */
 
 	int flow_paused; /* waiting for queued output to drain */
 
@@ -441,6 +443,10 @@ int imap_binary_cte_known(const struct mime_part *p);
 /* imap_fetch.c, imap_store.c, imap_search.c (extended later) */
 imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
     imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
+/* A FETCH stopped at IMAP_OUTPUT_HIGH goes on when output drained; the
+ * session's end drops it (imap_fetch.c). */
+void imap_fetch_continue(struct imap_session *s);
+void imap_fetch_abandon(struct imap_session *s);
 
 /* ---- the selected mailbox's view (imap_view.c) --------------------------- */
 

@@ -683,41 +683,123 @@ static int rec_uid_cmp(const void *a, const void *b)
  * are needed: with CHANGEDSINCE only the changed ones (the engine lists
  * them by modseq), else the whole mailbox; one by one for a few.
  */
-static void fetch_all(struct fetch_out *o, const struct fetch_req *r,
-		      const uint32_t *msns, size_t n, int uid_cmd)
-{
-	struct imap_session *s = o->s;
-	struct mstore_msg *recs = NULL, key;
-	size_t nrecs = 0;
-	int listed = 0;
+/*
+ * A FETCH in progress.  A FETCH of a whole mailbox can produce gigabytes;
+ * it runs until the connection holds IMAP_OUTPUT_HIGH bytes of output
+ * (memory, or files queued for sendfile), then waits for the client to
+ * read (imap_session.c's flow control calls imap_fetch_continue()), so the
+ * store never queues more than that per session.  Meanwhile the session
+ * reads no commands (imap_cmd_wait) and its view stays as it was: the
+ * message numbers in msns stay valid until the tagged reply.
+ */
+struct imap_fetch_job {
+	struct fetch_req r;
+	struct fetch_out o;
+	uint32_t *msns;
+	size_t n, next;
+	int uid_cmd;
+	int waited; /* the command went asynchronous */
+	/* index records listed in one pass (many messages, or CHANGEDSINCE) */
+	struct mstore_msg *recs;
+	size_t nrecs;
+	int listed;
+};
 
-	if (r->changedsince != 0)
-		listed = mstore_msg_list_changed(s->st->ms, o->mailbox_id,
-						 r->changedsince, &recs,
-						 &nrecs) == MSTORE_OK;
-	else if (r->need_msg && n > FETCH_LIST_MIN &&
-		 n * 8 >= imap_view_count(s->view))
-		listed = mstore_msg_list(s->st->ms, o->mailbox_id, &recs,
-					 &nrecs) == MSTORE_OK;
-	if (listed && nrecs > 1)
-		qsort(recs, nrecs, sizeof(*recs), rec_uid_cmp);
-	for (size_t i = 0; i < n; i++) {
+static void job_free(struct imap_fetch_job *j)
+{
+	strbuf_free(&j->o.b);
+	free(j->msns);
+	free(j->recs);
+	req_free(&j->r);
+	free(j);
+}
+
+/*
+ * Records are read in one pass when many are needed: with CHANGEDSINCE only
+ * the changed ones (the engine lists them by modseq), else the whole
+ * mailbox; one by one for a few.
+ */
+static void job_list(struct imap_fetch_job *j)
+{
+	struct imap_session *s = j->o.s;
+
+	if (j->r.changedsince != 0)
+		j->listed = mstore_msg_list_changed(s->st->ms, j->o.mailbox_id,
+						    j->r.changedsince, &j->recs,
+						    &j->nrecs) == MSTORE_OK;
+	else if (j->r.need_msg && j->n > FETCH_LIST_MIN &&
+		 j->n * 8 >= imap_view_count(s->view))
+		j->listed = mstore_msg_list(s->st->ms, j->o.mailbox_id,
+					    &j->recs, &j->nrecs) == MSTORE_OK;
+	if (j->listed && j->nrecs > 1)
+		qsort(j->recs, j->nrecs, sizeof(*j->recs), rec_uid_cmp);
+}
+
+/* Runs the job on; 1 when every response is out. */
+static int job_run(struct imap_fetch_job *j)
+{
+	struct imap_session *s = j->o.s;
+	struct mstore_msg key;
+
+	while (j->next < j->n) {
 		struct imap_view_msg m;
 		const struct mstore_msg *rec = NULL;
+		uint32_t msn = j->msns[j->next++];
 
-		if (imap_view_get(s->view, msns[i], &m) < 0 || m.expunged)
+		if (s->closing)
+			return 1;
+		if (imap_view_get(s->view, msn, &m) < 0 || m.expunged)
 			continue;
-		if (listed) {
+		if (j->listed) {
 			key.uid = m.uid;
-			rec = nrecs > 0 ? bsearch(&key, recs, nrecs,
-						  sizeof(*recs), rec_uid_cmp)
-					: NULL;
+			rec = j->nrecs > 0 ? bsearch(&key, j->recs, j->nrecs,
+						     sizeof(*j->recs),
+						     rec_uid_cmp)
+					   : NULL;
 			if (rec == NULL)
 				continue; /* unchanged, or expunged meanwhile */
 		}
-		fetch_one(o, r, msns[i], uid_cmd, rec);
+		fetch_one(&j->o, &j->r, msn, j->uid_cmd, rec);
+		if (conn_output_pending(s->c) > IMAP_OUTPUT_HIGH &&
+		    j->next < j->n)
+			return 0;
 	}
-	free(recs);
+	return 1;
+}
+
+/* The tagged reply; the job is gone after it. */
+static void job_finish(struct imap_session *s)
+{
+	struct imap_fetch_job *j = s->fetch;
+	int unknown_cte = j->o.unknown_cte, waited = j->waited;
+
+	s->fetch = NULL;
+	job_free(j);
+	if (s->closing) {
+		if (waited)
+			imap_cmd_done(s);
+		return;
+	}
+	if (unknown_cte)
+		imap_no(s, "UNKNOWN-CTE", "Cannot decode a part's encoding");
+	else
+		imap_ok(s, NULL, "FETCH completed");
+	if (waited)
+		imap_cmd_done(s);
+}
+
+void imap_fetch_continue(struct imap_session *s)
+{
+	if (s->fetch != NULL && job_run(s->fetch))
+		job_finish(s);
+}
+
+void imap_fetch_abandon(struct imap_session *s)
+{
+	if (s->fetch != NULL) {
+		job_free(s->fetch);
+		s->fetch = NULL;
+	}
 }
 
 static void send_vanished(struct imap_session *s, uint32_t mailbox_id,
@@ -749,7 +831,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 	struct fetch_req r;
 	struct imap_seqset set;
 	struct imap_view_info vi;
-	struct fetch_out o;
+	struct imap_fetch_job *j;
 	uint32_t *msns = NULL;
 	size_t n = 0;
 	const char *err;
@@ -786,16 +868,21 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 	/* the modseq comes from the engine's record (the view has none) */
 	if (r.changedsince != 0 || (s->enabled & IMAP_EN_CONDSTORE))
 		r.need_msg = 1;
-	memset(&o, 0, sizeof(o));
-	o.s = s;
-	o.mailbox_id = vi.mailbox_id;
-	strbuf_init(&o.b);
-	fetch_all(&o, &r, msns, n, cmd->uid);
-	strbuf_free(&o.b);
-	free(msns);
-	req_free(&r);
-	if (o.unknown_cte)
-		imap_no(s, "UNKNOWN-CTE", "Cannot decode a part's encoding");
-	else
-		imap_ok(s, NULL, "FETCH completed");
+	j = xcalloc(1, sizeof(*j));
+	j->r = r;
+	j->o.s = s;
+	j->o.mailbox_id = vi.mailbox_id;
+	strbuf_init(&j->o.b);
+	j->msns = msns;
+	j->n = n;
+	j->uid_cmd = cmd->uid;
+	s->fetch = j;
+	job_list(j);
+	if (job_run(j)) {
+		job_finish(s);
+		return;
+	}
+	/* the rest when the client has read (imap_fetch_continue) */
+	j->waited = 1;
+	imap_cmd_wait(s);
 }

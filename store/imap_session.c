@@ -194,6 +194,8 @@ void imap_cmd_resume(struct imap_session *s)
 	}
 }
 
+static void flow_check(struct imap_session *s);
+
 static void flow_drained(struct conn *c)
 {
 	struct imap_session *s = conn_ctx(c);
@@ -201,6 +203,14 @@ static void flow_drained(struct conn *c)
 	if (s == NULL || !s->flow_paused)
 		return;
 	s->flow_paused = 0;
+	if (s->fetch != NULL && !s->closing) {
+		/* a streamed FETCH writes its next part; it ends the
+		 * command (resuming input) once done */
+		imap_fetch_continue(s);
+		flow_check(s);
+		if (s->flow_paused)
+			return;
+	}
 	if (!s->waiting && !s->closing)
 		conn_resume(c);
 }
@@ -558,6 +568,7 @@ static void imap_close(struct conn *c, const char *reason)
 		 log_q(qbuf, sizeof(qbuf), s->user ? s->user : "-"));
 	conn_on_drain(c, 0, NULL);
 	imap_append_abandon(s);
+	imap_fetch_abandon(s);
 	imap_view_close(s);
 	imap_auth_free(s);
 	imap_parser_free(&s->parser);
