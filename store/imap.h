@@ -287,6 +287,9 @@ struct imap_session {
 
 	unsigned enabled;	/* IMAP_EN_* */
 	struct imap_view *view; /* SELECTED */
+	/* the client as logs name it: the peer, or the address a trusted
+	 * proxy forwarded in ID (x-originating-ip, lib/xclient.h) */
+	char client[64];
 
 	/* literals */
 	struct mstore_spool *spools[16]; /* streamed APPEND literals */

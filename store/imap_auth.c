@@ -7,6 +7,7 @@
  * (the authzid for a configured proxy identity, lib/sasl.h) must have
  * a mailbox here; the special-use folders are created on first login.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,7 @@
 #include "net.h"
 #include "sasl.h"
 #include "strbuf.h"
+#include "xclient.h"
 #include "store/imap.h"
 #include "store/store.h"
 
@@ -75,16 +77,55 @@ void imap_cmd_logout(struct imap_session *s, const struct imap_command *cmd)
 	conn_close(s->c);
 }
 
-/* RFC 2971: the client's fields are only logged. */
+/*
+ * A proxy's ID fields name the client it relays (the mux sends
+ * x-originating-ip / -port and x-session-id, as Dovecot's proxy does).
+ * They are believed only from a peer lib/xclient.h trusts (Unix socket or
+ * "proxy" listener) and only before login; from then on the session's log
+ * lines name that client.
+ */
+static void id_forwarded(struct imap_session *s, const char *k, const char *v,
+			 struct xclient *x, int *seen)
+{
+	static const struct {
+		const char *field, *attr;
+	} map[] = {
+	    {"x-originating-ip", "ADDR"},
+	    {"x-originating-port", "PORT"},
+	    {"x-session-id", "SESSION"},
+	};
+	char buf[XCLIENT_MAX_VALUE + 16];
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		if (strcasecmp(k, map[i].field) != 0)
+			continue;
+		snprintf(buf, sizeof(buf), "%s=%s", map[i].attr, v);
+		if (xclient_parse_attr(x, buf, strlen(buf), XCLIENT_POP3_ATTRS,
+				       &err) == 0)
+			*seen = 1;
+		else
+			log_info("event=imap_id_forward_invalid session=%s "
+				 "field=%s error=\"%s\"",
+				 conn_id(s->c), map[i].field, err);
+	}
+}
+
+/* RFC 2971: the client's fields are logged (and a proxy's believed). */
 void imap_cmd_id(struct imap_session *s, const struct imap_command *cmd)
 {
 	const struct imap_arg *a = &cmd->args[0];
+	int trusted = s->state == IMAP_NOT_AUTHENTICATED &&
+		      xclient_trusted(s->c);
+	struct xclient x;
+	int forwarded = 0;
 	char qbuf[200];
 
 	if (a->type != IMAP_ARG_NIL && a->type != IMAP_ARG_LIST) {
 		imap_bad(s, NULL, "ID takes a list or NIL");
 		return;
 	}
+	memset(&x, 0, sizeof(x));
 	if (a->type == IMAP_ARG_LIST) {
 		if (a->count % 2 != 0 || a->count > 60) {
 			imap_bad(s, NULL, "Invalid ID list");
@@ -94,16 +135,27 @@ void imap_cmd_id(struct imap_session *s, const struct imap_command *cmd)
 			const char *k = imap_arg_string(&a->list[i]);
 			const char *v = imap_arg_string(&a->list[i + 1]);
 
-			if (k != NULL && v != NULL &&
-			    (strcasecmp(k, "name") == 0 ||
-			     strcasecmp(k, "version") == 0))
+			if (k == NULL || v == NULL)
+				continue;
+			if (strcasecmp(k, "name") == 0 ||
+			    strcasecmp(k, "version") == 0)
 				log_info(
 				    "event=imap_client_id session=%s %s=%s",
 				    conn_id(s->c),
 				    strcasecmp(k, "name") == 0 ? "name"
 							       : "version",
 				    log_q(qbuf, sizeof(qbuf), v));
+			else if (trusted)
+				id_forwarded(s, k, v, &x, &forwarded);
 		}
+	}
+	if (forwarded && (x.have & XCLIENT_ADDR)) {
+		xclient_peer(&x, conn_peer(s->c), s->client,
+			     sizeof(s->client));
+		log_info("event=imap_client_forwarded session=%s peer=%s "
+			 "client=%s proxy_session=%s",
+			 conn_id(s->c), conn_peer(s->c), s->client,
+			 (x.have & XCLIENT_SESSION) ? x.session : "-");
 	}
 	imap_untagged(s, "ID (\"name\" \"Rookery\" \"vendor\" \"Rookery\")");
 	imap_ok(s, NULL, "ID completed");
@@ -153,9 +205,9 @@ static void auth_failed(struct imap_session *s, const char *code,
 	char qbuf[128];
 
 	s->auth_failures++;
-	log_info("event=imap_auth_failed session=%s user=%s mech=%s "
-		 "failures=%u",
-		 conn_id(s->c),
+	log_info("event=imap_auth_failed session=%s client=%s user=%s "
+		 "mech=%s failures=%u",
+		 conn_id(s->c), s->client,
 		 log_q(qbuf, sizeof(qbuf), who != NULL ? who : ""), mech,
 		 s->auth_failures);
 	saslsrv_free(&s->sasl);
@@ -219,8 +271,9 @@ static void login_finish(struct imap_session *s, const char *identity,
 	s->auth_failures = 0;
 	imap_set_state(s, IMAP_AUTHENTICATED);
 	imap_mailbox_provision(s);
-	log_info("event=imap_login session=%s user=%s mech=%s tls=%d",
-		 conn_id(s->c), qbuf, mech, conn_is_tls(s->c));
+	log_info("event=imap_login session=%s client=%s user=%s mech=%s "
+		 "tls=%d",
+		 conn_id(s->c), s->client, qbuf, mech, conn_is_tls(s->c));
 	strbuf_init(&b);
 	strbuf_adds(&b, "CAPABILITY ");
 	imap_capabilities(s, &b);

@@ -508,6 +508,7 @@ static int imap_open(struct conn *c)
 	conn_set_max_line(c, IMAP_MAX_LINE);
 	conn_set_idle_timeout(c, IMAP_PREAUTH_TIMEOUT);
 	imap_view_hook_init(s->st);
+	snprintf(s->client, sizeof(s->client), "%s", conn_peer(c));
 	log_info("event=imap_connect session=%s peer=%s tls=%d", conn_id(c),
 		 conn_peer(c), conn_is_tls(c));
 	strbuf_init(&b);
@@ -563,8 +564,9 @@ static void imap_close(struct conn *c, const char *reason)
 
 	if (s == NULL)
 		return;
-	log_info("event=imap_disconnect session=%s reason=%s state=%s user=%s",
-		 conn_id(c), reason, imap_state_name(s->state),
+	log_info("event=imap_disconnect session=%s client=%s reason=%s "
+		 "state=%s user=%s",
+		 conn_id(c), s->client, reason, imap_state_name(s->state),
 		 log_q(qbuf, sizeof(qbuf), s->user ? s->user : "-"));
 	conn_on_drain(c, 0, NULL);
 	imap_append_abandon(s);

@@ -13,12 +13,13 @@ import time
 import pytest
 
 from conftest import _test_failed, free_port_number
+from imap_helpers import RawImap
 from lmtp_helpers import RawLmtp, make_msg
 from mux_helpers import MuxPlatform
 from pop3_helpers import RawPop3
 from sieve_helpers import ManageSieve
 
-PROTOS = ("lmtp", "pop3", "sieve")
+PROTOS = ("lmtp", "pop3", "sieve", "imap")
 
 
 def trusted_store(p, name):
@@ -47,7 +48,7 @@ def plat(request, store_factory, tls_cert):
     p = MuxPlatform(store_factory, tls_cert)
     st = trusted_store(p, "ms1")
     user, pw = p.user("alice", st)
-    mux = p.start_mux(protos=("pop3", "sieve", "lmtp"))
+    mux = p.start_mux(protos=("pop3", "sieve", "lmtp", "imap"))
     yield p, st, mux, user, pw
     problems = p.close(_test_failed(request))
     if problems:
@@ -231,3 +232,30 @@ def test_trusted_store_syntax(plat):
     assert c.cmd("RSET").code == 250
     assert c.cmd("NOOP").code == 250
     c.close()
+
+
+def test_imap_login_names_client(plat):
+    """IMAP has no XCLIENT: the mux's ID fields (x-originating-ip/-port)
+    carry the client, believed from the trusted listener only."""
+    p, st, mux, user, pw = plat
+    r = RawImap(mux.port("imap"))
+    me = client_of(r.sock)
+    r.login((user, pw))
+    r.cmd("z", "LOGOUT")
+    r.sock.close()
+    log_line(st, "imap_client_forwarded", r"client=%s " % re.escape(me))
+    line = log_line(st, "imap_login", r"client=%s " % re.escape(me))
+    assert "user=%s" % user in line
+
+
+def test_untrusted_imap_id_not_believed(plat):
+    p, st, mux, user, pw = plat
+    r = RawImap(st.untrusted["imap"])
+    lines = r.cmd("i", 'ID ("x-originating-ip" "192.0.2.1" '
+                  '"x-originating-port" "1")')
+    assert lines[-1].startswith(b"i OK"), lines
+    r.login((user, pw))
+    r.sock.close()
+    line = log_line(st, "imap_login", r"user=%s" % re.escape(user))
+    assert "192.0.2.1" not in line
+    assert "imap_client_forwarded" not in st.log_text()
