@@ -353,3 +353,20 @@ int xclient_trusted(const struct conn *c)
 	spec = conn_listen_spec(c);
 	return spec != NULL && spec->proxy;
 }
+
+void xclient_begin(struct xclient *x, const struct xclient *cur)
+{
+	if (cur != NULL)
+		*x = *cur;
+	else
+		memset(x, 0, sizeof(*x));
+}
+
+void xclient_commit(struct xclient **cur, const struct xclient *x,
+		    const struct conn *c, char *client, size_t size)
+{
+	if (*cur == NULL)
+		*cur = xmalloc(sizeof(**cur));
+	**cur = *x;
+	xclient_peer(*cur, conn_peer(c), client, size);
+}

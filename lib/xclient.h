@@ -118,6 +118,16 @@ const char *xclient_peer(const struct xclient *x, const char *fallback,
  */
 int xclient_conn_args(struct strbuf *b, const struct conn *c, int xtext);
 
+/*
+ * A session's XCLIENT state: xclient_begin() starts a command from what
+ * earlier ones set (*cur may be NULL); xclient_commit() stores the parsed
+ * result in *cur (allocated at the first) and writes the client as logs
+ * name it into client (size bytes), c's peer standing in for a missing
+ * ADDR.
+ */
+void xclient_begin(struct xclient *x, const struct xclient *cur);
+void xclient_commit(struct xclient **cur, const struct xclient *x,
+		    const struct conn *c, char *client, size_t size);
 /* The trust rule above: 1 when c's listener may send XCLIENT. */
 int xclient_trusted(const struct conn *c);
 

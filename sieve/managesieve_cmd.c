@@ -341,10 +341,7 @@ static void cmd_xclient(struct msv_session *s)
 		msv_bad_command(s);
 		return;
 	}
-	if (s->xc != NULL)
-		x = *s->xc;
-	else
-		memset(&x, 0, sizeof(x));
+	xclient_begin(&x, s->xc);
 	if (NARGS(s) == 0)
 		err = "Expected NAME=VALUE";
 	for (unsigned i = 0; err == NULL && i < NARGS(s); i++) {
@@ -361,10 +358,7 @@ static void cmd_xclient(struct msv_session *s)
 		msv_bad_command(s);
 		return;
 	}
-	if (s->xc == NULL)
-		s->xc = xmalloc(sizeof(*s->xc));
-	*s->xc = x;
-	xclient_peer(s->xc, conn_peer(s->c), s->client, sizeof(s->client));
+	xclient_commit(&s->xc, &x, s->c, s->client, sizeof(s->client));
 	log_info("event=managesieve_xclient session=%s peer=%s client=%s "
 		 "proxy_session=%s",
 		 conn_id(s->c), conn_peer(s->c), s->client,

@@ -593,10 +593,7 @@ static void lmtp_cmd_xclient(struct lmtp_session *s, const char *args)
 		lmtp_bad_command(s);
 		return;
 	}
-	if (s->xc != NULL)
-		x = *s->xc;
-	else
-		memset(&x, 0, sizeof(x));
+	xclient_begin(&x, s->xc);
 	if (*args == '\0' ||
 	    xclient_parse(&x, args, XCLIENT_LMTP_ATTRS, &err) < 0) {
 		if (err == NULL)
@@ -608,10 +605,7 @@ static void lmtp_cmd_xclient(struct lmtp_session *s, const char *args)
 		lmtp_bad_command(s);
 		return;
 	}
-	if (s->xc == NULL)
-		s->xc = xmalloc(sizeof(*s->xc));
-	*s->xc = x;
-	xclient_peer(s->xc, conn_peer(s->c), s->client, sizeof(s->client));
+	xclient_commit(&s->xc, &x, s->c, s->client, sizeof(s->client));
 	log_info("event=lmtp_xclient session=%s peer=%s client=%s helo=%s "
 		 "proto=%s",
 		 conn_id(s->c), conn_peer(s->c), s->client,

@@ -412,10 +412,7 @@ void pop3_cmd_xclient(struct pop3_session *s, struct pop3_args *a)
 		pop3_bad_command(s);
 		return;
 	}
-	if (s->xc != NULL)
-		x = *s->xc;
-	else
-		memset(&x, 0, sizeof(x));
+	xclient_begin(&x, s->xc);
 	if (xclient_parse(&x, a->rest, XCLIENT_POP3_ATTRS, &err) < 0) {
 		log_info("event=pop3_xclient_invalid session=%s args=%s "
 			 "error=\"%s\"",
@@ -424,10 +421,7 @@ void pop3_cmd_xclient(struct pop3_session *s, struct pop3_args *a)
 		pop3_bad_command(s);
 		return;
 	}
-	if (s->xc == NULL)
-		s->xc = xmalloc(sizeof(*s->xc));
-	*s->xc = x;
-	xclient_peer(s->xc, conn_peer(s->c), s->client, sizeof(s->client));
+	xclient_commit(&s->xc, &x, s->c, s->client, sizeof(s->client));
 	log_info("event=pop3_xclient session=%s peer=%s client=%s "
 		 "proxy_session=%s",
 		 conn_id(s->c), conn_peer(s->c), s->client,
