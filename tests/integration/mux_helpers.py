@@ -18,7 +18,10 @@ import subprocess
 import tempfile
 import time
 
-from conftest import BIN, SANITIZER_MARKS, free_port_number, quote_arg
+import pytest
+
+from conftest import (BIN, SANITIZER_MARKS, _test_failed, free_port_number,
+                      quote_arg)
 
 PROXY_ID = "mux@rookery.internal"
 PROXY_PW = "proxy-secret"
@@ -432,3 +435,14 @@ class FakeSieveStore:
 def base64_decode(b):
     import base64
     return base64.b64decode(b)
+
+
+# A MuxPlatform per test, closed (and its logs checked) at the end: tests
+# import it with "from mux_helpers import plat".
+@pytest.fixture
+def plat(request, store_factory, tls_cert):
+    p = MuxPlatform(store_factory, tls_cert)
+    yield p
+    problems = p.close(_test_failed(request))
+    if problems:
+        pytest.fail("\n".join(problems))

@@ -9,17 +9,7 @@ import time
 
 import pytest
 
-from conftest import _test_failed
-from mux_helpers import Line, MuxPlatform, PROXY_ID, PROXY_PW
-
-
-@pytest.fixture
-def plat(request, store_factory, tls_cert):
-    p = MuxPlatform(store_factory, tls_cert)
-    yield p
-    problems = p.close(_test_failed(request))
-    if problems:
-        pytest.fail("\n".join(problems))
+from mux_helpers import Line, PROXY_ID, PROXY_PW, plat  # noqa: F401 (plat)
 
 
 @pytest.fixture

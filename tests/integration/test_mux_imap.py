@@ -12,19 +12,9 @@ import time
 
 import pytest
 
-from conftest import _test_failed
-from mux_helpers import Line, MuxPlatform, tls_ctx
+from mux_helpers import Line, plat  # noqa: F401 (plat)
 
 IMAP_STORE = ("lmtp", "pop3", "imap")
-
-
-@pytest.fixture
-def plat(request, store_factory, tls_cert):
-    p = MuxPlatform(store_factory, tls_cert)
-    yield p
-    problems = p.close(_test_failed(request))
-    if problems:
-        pytest.fail("\n".join(problems))
 
 
 @pytest.fixture

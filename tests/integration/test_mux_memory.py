@@ -10,19 +10,9 @@ import time
 
 import pytest
 
-from conftest import _test_failed
-from mux_helpers import Line, MuxPlatform
+from mux_helpers import Line, plat  # noqa: F401 (plat)
 
 STORE_PROTOS = ("lmtp", "pop3", "imap")
-
-
-@pytest.fixture
-def plat(request, store_factory, tls_cert):
-    p = MuxPlatform(store_factory, tls_cert)
-    yield p
-    problems = p.close(_test_failed(request))
-    if problems:
-        pytest.fail("\n".join(problems))
 
 
 @pytest.fixture

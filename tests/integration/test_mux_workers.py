@@ -14,19 +14,9 @@ import time
 
 import pytest
 
-from conftest import _test_failed
-from mux_helpers import Line, MuxPlatform
+from mux_helpers import Line, plat  # noqa: F401 (plat)
 
 LINE_RE = re.compile(r"rookery-mux\[(\d+)\]: level=\w+ (.*)")
-
-
-@pytest.fixture
-def plat(request, store_factory, tls_cert):
-    p = MuxPlatform(store_factory, tls_cert)
-    yield p
-    problems = p.close(_test_failed(request))
-    if problems:
-        pytest.fail("\n".join(problems))
 
 
 def wait_until(cond, timeout=5.0):
