@@ -57,6 +57,25 @@ static int seen_before(const struct proxy *p)
 	return 0;
 }
 
+/* The first status line: the process (or, with workers, the master), its
+ * connections and sessions, and the counters. */
+static void status_line(struct strbuf *b, int pid, const struct mux *m,
+			unsigned conns, unsigned sessions,
+			const struct mux_stats *s, unsigned per_min)
+{
+	strbuf_printf(b,
+		      "* state=running role=mux pid=%d uptime=%lld "
+		      "connections=%u sessions=%u logins=%lu logins_per_min=%u "
+		      "auth_failures=%lu "
+		      "backend_failures=%lu sessions_moved=%lu refused_ip=%lu "
+		      "refused_user=%lu rate_limited=%lu lmtp_rcpts=%lu "
+		      "lmtp_tempfail=%lu",
+		      pid, (long long)time(NULL) - m->started, conns, sessions,
+		      s->logins, per_min, s->auth_failures, s->backend_failures,
+		      s->sessions_killed, s->refused_ip, s->refused_user,
+		      s->refused_rate, s->lmtp_rcpts, s->lmtp_tempfail);
+}
+
 static void status(struct conn *c, struct mux *m)
 {
 	const struct mux_stats *s = &m->stats;
@@ -66,18 +85,8 @@ static void status(struct conn *c, struct mux *m)
 	for (const struct proxy *p = m->proxies; p != NULL; p = p->next)
 		spliced += p->spliced != 0;
 	strbuf_init(&b);
-	strbuf_printf(&b,
-		      "* state=running role=mux pid=%d uptime=%lld "
-		      "connections=%u sessions=%u logins=%lu logins_per_min=%u "
-		      "auth_failures=%lu "
-		      "backend_failures=%lu sessions_moved=%lu refused_ip=%lu "
-		      "refused_user=%lu rate_limited=%lu lmtp_rcpts=%lu "
-		      "lmtp_tempfail=%lu",
-		      (int)getpid(), (long long)time(NULL) - m->started,
-		      net_conn_count(m->net), spliced, s->logins,
-		      mux_logins_last_minute(m), s->auth_failures, s->backend_failures,
-		      s->sessions_killed, s->refused_ip, s->refused_user,
-		      s->refused_rate, s->lmtp_rcpts, s->lmtp_tempfail);
+	status_line(&b, (int)getpid(), m, net_conn_count(m->net), spliced, s,
+		    mux_logins_last_minute(m));
 	put(c, b.data);
 	for (const struct proxy *p = m->proxies; p != NULL; p = p->next) {
 		if (!p->spliced || seen_before(p))
@@ -155,18 +164,8 @@ static void status_workers(struct conn *c, struct mux *m, unsigned gen)
 		sessions += s->sessions;
 		stores_add(st, &n_st, &other, s);
 	}
-	strbuf_printf(&b,
-		      "* state=running role=mux pid=%d uptime=%lld "
-		      "connections=%u sessions=%u logins=%lu logins_per_min=%u "
-		      "auth_failures=%lu "
-		      "backend_failures=%lu sessions_moved=%lu refused_ip=%lu "
-		      "refused_user=%lu rate_limited=%lu lmtp_rcpts=%lu "
-		      "lmtp_tempfail=%lu workers=%u",
-		      sh->master_pid, (long long)time(NULL) - m->started, conns,
-		      sessions, tot.logins, per_min, tot.auth_failures,
-		      tot.backend_failures, tot.sessions_killed, tot.refused_ip,
-		      tot.refused_user, tot.refused_rate, tot.lmtp_rcpts,
-		      tot.lmtp_tempfail, sh->n);
+	status_line(&b, sh->master_pid, m, conns, sessions, &tot, per_min);
+	strbuf_printf(&b, " workers=%u", sh->n);
 	put(c, b.data);
 	for (unsigned i = 0; i < n_st; i++) {
 		strbuf_reset(&b);
