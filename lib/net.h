@@ -238,6 +238,20 @@ size_t conn_output_pending(const struct conn *c);
 void conn_on_drain(struct conn *c, size_t low, void (*cb)(struct conn *c));
 
 /*
+ * For relays that move bytes to the client past lib/net (the mux's
+ * splice(2) relay, mux/splice.c).  conn_plain_fd() is the socket when the
+ * link is plain (no TLS, no COMPRESS) and nothing is queued for it, else
+ * -1.  conn_note_output() accounts n bytes written to that socket behind
+ * the framework's back: they count in bytes_out and, like any output the
+ * client takes, re-arm the idle timeout.  conn_write_front() puts src
+ * ahead of all pending output (bytes taken out of the stream earlier).
+ */
+int conn_plain_fd(const struct conn *c);
+int conn_is_closing(const struct conn *c);
+void conn_note_output(struct conn *c, size_t n);
+void conn_write_front(struct conn *c, struct evbuffer *src);
+
+/*
  * Starts TLS on a plain connection after the "go ahead" reply has been
  * queued: that reply is flushed in plain first, input already buffered is
  * discarded (RFC 3207-style injection protection), then the handshake runs

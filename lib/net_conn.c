@@ -36,7 +36,7 @@ void conn_kick(struct conn *c)
 	event_active(c->kick_ev, EV_TIMEOUT, 0);
 }
 
-static void conn_idle_arm(struct conn *c)
+void conn_idle_arm(struct conn *c)
 {
 	struct timeval tv = {0, 0};
 

@@ -106,6 +106,7 @@ struct conn {
 
 /* net_conn.c */
 void conn_kick(struct conn *c); /* run deferred work from the loop */
+void conn_idle_arm(struct conn *c); /* (re)starts the idle timeout */
 void conn_accepted(struct net_listener *l, int fd, const struct sockaddr *sa,
 		   int salen);
 void conn_close_reason(struct conn *c, const char *reason);

@@ -300,6 +300,37 @@ void conn_on_drain(struct conn *c, size_t low, void (*cb)(struct conn *c))
 		conn_kick(c);
 }
 
+int conn_plain_fd(const struct conn *c)
+{
+	if (c->ssl != NULL || c->zs != NULL || c->closing || c->free_now ||
+	    (c->outq != NULL && c->outq->head != NULL))
+		return -1;
+	return c->fd;
+}
+
+int conn_is_closing(const struct conn *c)
+{
+	return c->closing || c->free_now;
+}
+
+void conn_note_output(struct conn *c, size_t n)
+{
+	c->bytes_out += n;
+	/* a client reading a long spliced reply is not idle either */
+	if (n > 0 && c->opened && !c->closing && !c->paused &&
+	    c->idle_seconds != 0)
+		conn_idle_arm(c);
+}
+
+void conn_write_front(struct conn *c, struct evbuffer *src)
+{
+	if (c->closing || c->free_now) {
+		evbuffer_drain(src, evbuffer_get_length(src));
+		return;
+	}
+	evbuffer_prepend_buffer(bufferevent_get_output(c->bev), src);
+}
+
 int conn_outq_mark_deflate(struct conn *c)
 {
 	if (c->outq == NULL || c->outq->head == NULL)

@@ -34,6 +34,7 @@ struct backend {
 	unsigned connected : 1;
 	unsigned raw : 1;
 	unsigned paused : 1;
+	unsigned held : 1;	/* input taken past us (splice.c) */
 	unsigned tls : 1;	/* bev is an OpenSSL bufferevent */
 	unsigned dead : 1;	/* error reported: no more callbacks */
 	unsigned in_cb : 1;	/* inside a callback */
@@ -391,7 +392,8 @@ void backend_resume(struct backend *b)
 	if (!b->paused || b->dead)
 		return;
 	b->paused = 0;
-	bufferevent_enable(b->bev, EV_READ);
+	if (!b->held)
+		bufferevent_enable(b->bev, EV_READ);
 	apply_timeout(b);
 	/* Input already buffered gets no new read event: deliver it from
 	 * the loop, not from inside our caller. */
@@ -402,4 +404,32 @@ void backend_resume(struct backend *b)
 const char *backend_addr(const struct backend *b)
 {
 	return b->addr;
+}
+
+int backend_plain_fd(const struct backend *b)
+{
+	if (b->tls || b->dead || !b->connected || !b->raw)
+		return -1;
+	return bufferevent_getfd(b->bev);
+}
+
+size_t backend_input_pending(const struct backend *b)
+{
+	return evbuffer_get_length(bufferevent_get_input(b->bev));
+}
+
+void backend_hold(struct backend *b, int hold)
+{
+	if (b->dead)
+		return;
+	b->held = hold != 0;
+	if (b->held)
+		bufferevent_disable(b->bev, EV_READ);
+	else if (!b->paused)
+		bufferevent_enable(b->bev, EV_READ);
+}
+
+void backend_lost(struct backend *b, const char *why)
+{
+	fail(b, why);
 }

@@ -63,4 +63,17 @@ void backend_pause(struct backend *b);
 void backend_resume(struct backend *b);
 const char *backend_addr(const struct backend *b);
 
+/*
+ * For the splice(2) relay (splice.c), which reads the store's socket
+ * itself.  backend_plain_fd() is the socket of a connected plain (not
+ * TLS) backend in raw mode, else -1.  backend_hold(b, 1) stops the
+ * bufferevent from reading (independently of pause / resume) until
+ * backend_hold(b, 0).  backend_lost() reports an I/O error the relay met
+ * on the socket through ops->error, as if the backend had met it.
+ */
+int backend_plain_fd(const struct backend *b);
+size_t backend_input_pending(const struct backend *b);
+void backend_hold(struct backend *b, int hold);
+void backend_lost(struct backend *b, const char *why);
+
 #endif

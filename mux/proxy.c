@@ -18,11 +18,15 @@
 #include "mux/memtrim.h"
 #include "mux/mux.h"
 #include "mux/proxy.h"
+#include "mux/splice.h"
 
 /* Splice flow control: stop reading one side while the other side has
  * more than HIGH bytes queued, start again below LOW. */
 #define PROXY_OUT_HIGH (256 * 1024)
 #define PROXY_OUT_LOW (64 * 1024)
+/* No pipe for a bulk relay (descriptors short): the buffered path for a
+ * while, rather than draining the client for nothing at every block. */
+#define PROXY_SPLICE_RETRY_MS 1000
 
 unsigned mux_random(unsigned n)
 {
@@ -144,6 +148,8 @@ static void proxy_end(struct proxy *p, const char *why)
 	if (p->ending)
 		return;
 	p->ending = 1;
+	/* what the pipe holds goes before the goodbye */
+	msplice_stop(&p->sp, 1);
 	backend_free(&p->b);
 	p->proto->bye(p, why);
 	conn_close(p->c);
@@ -157,6 +163,7 @@ void proxy_free(struct proxy **pp, const char *reason)
 	if (p == NULL)
 		return;
 	*pp = NULL;
+	msplice_stop(&p->sp, 0);
 	if (p->spliced)
 		log_info("event=session_end session=%s proto=%s user=%s "
 			 "store=%s bytes_in=%llu bytes_out=%llu "
@@ -213,6 +220,20 @@ static void tail_add_evbuffer(char *tail, struct evbuffer *b, size_t n)
 
 static void client_drained(struct conn *c);
 
+/* The relay's small replies (splice.c), for clean_end and the log. */
+static void down_tail_add(void *arg, const char *data, size_t len)
+{
+	struct proxy *p = arg;
+	char buf[PROXY_TAIL];
+	size_t take = len < PROXY_TAIL - 1 ? len : PROXY_TAIL - 1;
+
+	memcpy(buf, data + len - take, take);
+	for (size_t i = 0; i < take; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	tail_add(p->down_tail, buf, take);
+}
+
 static void client_raw(struct conn *c, struct evbuffer *in)
 {
 	struct proxy *p = *(struct proxy **)conn_ctx(c);
@@ -242,7 +263,17 @@ static void backend_raw(struct backend *b, struct evbuffer *in, void *arg)
 	tail_add_evbuffer(p->down_tail, in, len);
 	p->bytes_down += len;
 	conn_write_move(p->c, in, len);
-	if (conn_output_pending(p->c) > PROXY_OUT_HIGH) {
+	if (len >= SPLICE_BULK && !p->ending && p->sp == NULL &&
+	    backend_plain_fd(p->b) >= 0 && conn_plain_fd(p->c) >= 0 &&
+	    (p->splice_retry_ms == 0 || mux_now_ms() >= p->splice_retry_ms)) {
+		/* Bulk on plain links: once the client has taken what is
+		 * buffered, the rest of the burst goes through a pipe
+		 * (splice.c).  Stop reading meanwhile, so that nothing new
+		 * is buffered in user space ahead of the pipe. */
+		p->want_splice = 1;
+		backend_pause(p->b);
+		conn_on_drain(p->c, 0, client_drained);
+	} else if (conn_output_pending(p->c) > PROXY_OUT_HIGH) {
 		backend_pause(p->b);
 		conn_on_drain(p->c, PROXY_OUT_LOW, client_drained);
 	}
@@ -252,8 +283,19 @@ static void client_drained(struct conn *c)
 {
 	struct proxy *p = *(struct proxy **)conn_ctx(c);
 
-	if (p != NULL && p->b != NULL)
-		backend_resume(p->b);
+	if (p == NULL || p->b == NULL)
+		return;
+	if (p->want_splice) {
+		p->want_splice = 0;
+		/* No pipe (EMFILE...) or something buffered after all: the
+		 * buffered path goes on. */
+		if (!p->ending &&
+		    msplice_start(p->m, p->b, p->c, &p->bytes_down,
+				  down_tail_add, p, &p->sp) < 0)
+			p->splice_retry_ms =
+			    mux_now_ms() + PROXY_SPLICE_RETRY_MS;
+	}
+	backend_resume(p->b);
 }
 
 static void backend_drained(struct backend *b, void *arg)
@@ -349,6 +391,9 @@ static void on_error(struct backend *b, const char *why, void *arg)
 	struct proxy *p = arg;
 
 	(void)b;
+	/* (the relay has left already when it reports a store's error; a
+	 * failed write to the store may come while it runs) */
+	msplice_stop(&p->sp, 1);
 	if (!p->spliced) {
 		proxy_fail(p, PROXY_FAIL_UNAVAILABLE, why);
 		return;

@@ -7,10 +7,11 @@
  * line to the protocol's login dialogue (struct proxy_proto) until it says
  * PROXY_LOGIN_OK.  Then it calls proto->ready() (the front answers the
  * client), switches both sides to raw mode and copies bytes, pausing the
- * side that reads when the other side's output is high.  At the splice it
- * also drops what only the login needed (the front's SASL state through
- * front_tls_reset(), the dialogue scratch), since an idle spliced session
- * may live for hours.
+ * side that reads when the other side's output is high; on plain links,
+ * bulk output of the store goes to the client through a pipe (splice.c,
+ * splice(2)) while it lasts.  At the splice it also drops what only the
+ * login needed (the front's SASL state through front_tls_reset(), the
+ * dialogue scratch), since an idle spliced session may live for hours.
  *
  * Failures before the splice go to proto->failed() with a reason; the
  * client conn is resumed and the front carries on in pre-auth (or closes).
@@ -39,6 +40,7 @@ struct conn;
 struct mux;
 struct proxy;
 struct backend;
+struct msplice;
 
 enum proxy_login {
 	PROXY_LOGIN_MORE = 0,	/* wait for the next backend line */
@@ -95,7 +97,13 @@ struct proxy {
 	unsigned long long bytes_down;	/* store -> client */
 	long long t_start_ms;
 	char up_tail[PROXY_TAIL];	/* client -> store */
-	char down_tail[PROXY_TAIL];	/* store -> client */
+	char down_tail[PROXY_TAIL];	/* store -> client; bytes relayed
+					   through the pipe (splice.c) are
+					   not in it */
+	struct msplice *sp;		/* store -> client through a pipe,
+					   during bulk output (splice.c) */
+	int want_splice;		/* splice once the client drained */
+	long long splice_retry_ms;	/* no pipe: not before this */
 	struct net_timer *kill_timer;
 	struct proxy **slot;		/* the front's pointer to us */
 	struct proxy *prev, *next;	/* m->proxies */

@@ -1,0 +1,283 @@
+"""rookery-mux: large FETCH replies relayed store -> client through a pipe
+(splice(2), mux/splice.c): byte-identical to the store's own reply, a slow
+reader gets everything with bounded mux memory, a store dying mid-FETCH
+ends the session cleanly, and no pipe outlives the burst."""
+
+import os
+import random
+import re
+import smtplib
+import socket
+import time
+
+import pytest
+
+from conftest import BIN, _test_failed
+from mux_helpers import Line, MuxPlatform
+
+IMAP_STORE = ("lmtp", "pop3", "imap")
+NMSG = 20
+MSG_SIZE = 1 << 20
+with open(os.path.join(BIN, "rookery-mux"), "rb") as _f:
+    SANITIZED = b"__asan_init" in _f.read()
+
+
+@pytest.fixture
+def plat(request, store_factory, tls_cert):
+    p = MuxPlatform(store_factory, tls_cert)
+    yield p
+    problems = p.close(_test_failed(request))
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+def big_message(i):
+    rnd = random.Random(i)
+    lines = []
+    size = 0
+    while size < MSG_SIZE:
+        ln = "%d " % i + "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123"
+                                            "456789 ") for _ in range(70))
+        lines.append(ln)
+        size += len(ln) + 2
+    return ("Subject: big %d\r\n\r\n" % i + "\r\n".join(lines)
+            + "\r\n").encode()
+
+
+@pytest.fixture
+def env(plat):
+    ms1 = plat.store("ms1", listen=IMAP_STORE)
+    user = plat.user("alice", ms1)
+    with smtplib.LMTP("127.0.0.1", ms1.port("lmtp"), timeout=60) as lm:
+        for i in range(NMSG):
+            lm.sendmail("s@example.org", [user[0]], big_message(i))
+    mux = plat.start_mux()
+    return plat, mux, ms1, user
+
+
+def login(port, user):
+    c = Line(port, timeout=30)
+    assert c.greeting.startswith(b"* OK")
+    assert c.cmd("a LOGIN %s %s" % user).startswith(b"a OK")
+    c.send("b SELECT INBOX\r\n")
+    assert c.until("b ")[-1].startswith(b"b OK")
+    return c
+
+
+def read_until_tag(c, tag, limit=64 << 20, chunk=1 << 20, delay=0.0):
+    """Raw bytes of a reply up to and including the tagged line."""
+    data = c.buf
+    c.buf = b""
+    end = b"\r\n" + tag + b" "
+    while True:
+        i = data.find(end)
+        if i >= 0 and data.find(b"\r\n", i + 2) >= 0:
+            j = data.find(b"\r\n", i + 2) + 2
+            c.buf = data[j:]
+            return data[:j]
+        assert len(data) < limit
+        got = c.sock.recv(chunk)
+        if not got:
+            return data
+        data += got
+        if delay:
+            time.sleep(delay)
+
+
+def fetch_all(c, tag=b"f", **kw):
+    c.send(tag + b" UID FETCH 1:* BODY.PEEK[]\r\n")
+    return read_until_tag(c, tag, **kw)
+
+
+def mux_pids(mux):
+    """The mux's process and its workers (children)."""
+    pids = [mux.proc.pid]
+    try:
+        kids = open("/proc/%d/task/%d/children" % (mux.proc.pid,
+                                                     mux.proc.pid)).read()
+        pids += [int(x) for x in kids.split()]
+    except OSError:
+        pass
+    return pids
+
+
+def pipe_fds(mux):
+    n = 0
+    for pid in mux_pids(mux):
+        d = "/proc/%d/fd" % pid
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for fd in names:
+            try:
+                if os.readlink(os.path.join(d, fd)).startswith("pipe:"):
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def rss_kb(mux):
+    total = 0
+    for pid in mux_pids(mux):
+        try:
+            for ln in open("/proc/%d/status" % pid):
+                if ln.startswith("VmRSS:"):
+                    total += int(ln.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def test_large_fetch_identical_to_direct(env):
+    plat, mux, ms1, user = env
+    d = login(ms1.port("imap"), user)
+    direct = fetch_all(d)
+    d.close()
+    assert direct.count(b"* ") >= NMSG
+    assert len(direct) > NMSG * MSG_SIZE
+    c = login(mux.port("imap"), user)
+    for _ in range(2):
+        via = fetch_all(c)
+        assert len(via) == len(direct)
+        assert via == direct
+    assert c.cmd("z LOGOUT").startswith(b"* BYE")
+    c.close()
+    time.sleep(0.5)
+    log = mux.log_text()
+    m = re.findall(r"event=session_end .*bytes_out=(\d+)", log)
+    assert m and int(m[-1]) >= 2 * len(direct), log[-2000:]
+    # the LOGOUT went through the buffered path: a clean end, no BYE
+    # from the mux
+    assert "backend_lost" not in log
+
+
+def test_slow_reader_gets_everything(env):
+    plat, mux, ms1, user = env
+    d = login(ms1.port("imap"), user)
+    direct = fetch_all(d)
+    d.close()
+    c = login(mux.port("imap"), user)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    rss0 = rss_kb(mux)
+    peak = rss0
+    c.send(b"f UID FETCH 1:* BODY.PEEK[]\r\n")
+    data = b""
+    deadline = time.monotonic() + 120
+    while not data.endswith(b"\r\n") or b"\r\nf " not in data[-200:]:
+        assert time.monotonic() < deadline
+        got = c.sock.recv(256 * 1024)
+        assert got
+        data += got
+        if len(data) % (2 << 20) < len(got):
+            peak = max(peak, rss_kb(mux))
+        time.sleep(0.01)
+    assert data == direct
+    grew = peak - rss0
+    print("mux RSS %d kB, peak growth %d kB" % (rss0, grew))
+    if not SANITIZED:
+        assert grew < 8 * 1024
+    c.cmd("z LOGOUT")
+    c.close()
+
+
+def test_store_dies_mid_fetch(env):
+    plat, mux, ms1, user = env
+    base = pipe_fds(mux)  # the mux's own (libevent's signal pipe...)
+    c = login(mux.port("imap"), user)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.send(b"f UID FETCH 1:* BODY.PEEK[]\r\n")
+    got = b""
+    while len(got) < 3 * MSG_SIZE:
+        chunk = c.sock.recv(65536)
+        assert chunk
+        got += chunk
+    ms1.kill()
+    # the session ends: the rest of what was sent, then a close
+    c.sock.settimeout(20)
+    total = len(got)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            chunk = c.sock.recv(1 << 20)
+        except OSError:
+            break
+        if not chunk:
+            break
+        total += len(chunk)
+        got = got[-200:] + chunk
+    else:
+        pytest.fail("the mux did not close the client")
+    time.sleep(0.3)
+    log = mux.log_text()
+    assert "event=backend_lost" in log
+    assert re.search(r"event=session_end .*reason=", log), log[-2000:]
+    assert mux.proc.poll() is None
+    assert pipe_fds(mux) == base
+
+
+def test_no_pipes_after_idle(env):
+    plat, mux, ms1, user = env
+    base = pipe_fds(mux)
+    clients = [login(mux.port("imap"), user) for _ in range(3)]
+    for c in clients:
+        r = fetch_all(c)
+        assert len(r) > NMSG * MSG_SIZE
+    # the relay gives its pipe back once the store has been quiet
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and pipe_fds(mux) > base:
+        time.sleep(0.1)
+    assert pipe_fds(mux) == base
+    # still working afterwards, and spliced again
+    r = fetch_all(clients[0], tag=b"g")
+    assert len(r) > NMSG * MSG_SIZE
+    for c in clients:
+        assert c.cmd("z LOGOUT").startswith(b"* BYE")
+        c.close()
+
+
+def test_no_pipe_falls_back_to_buffered(env):
+    """pipe() failing (EMFILE) leaves the session on the buffered relay."""
+    import resource
+    plat, mux, ms1, user = env
+    d = login(ms1.port("imap"), user)
+    direct = fetch_all(d)
+    d.close()
+    c = login(mux.port("imap"), user)
+    saved = {}
+    try:
+        for pid in mux_pids(mux):
+            fds = set(int(x) for x in os.listdir("/proc/%d/fd" % pid))
+            saved[pid] = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            # below the lowest free number every descriptor is taken:
+            # no new one (the open ones above stay usable)
+            lim = min(set(range(len(fds) + 1)) - fds)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE,
+                             (lim, saved[pid][1]))
+        via = fetch_all(c)
+    finally:
+        for pid, lim in saved.items():
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, lim)
+    assert via == direct
+    assert c.cmd("z LOGOUT").startswith(b"* BYE")
+    c.close()
+
+
+def test_idle_timeout_spares_a_long_spliced_fetch(env):
+    """Spliced output re-arms the client's idle timeout like any other."""
+    plat, mux, ms1, user = env
+    d = login(ms1.port("imap"), user)
+    direct = fetch_all(d)
+    d.close()
+    short = plat.start_mux(idle_timeout="2")
+    c = login(short.port("imap"), user)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    t0 = time.monotonic()
+    via = fetch_all(c, chunk=64 * 1024, delay=0.02)
+    assert time.monotonic() - t0 > 3, "too fast to say anything"
+    assert via == direct
+    assert c.cmd("n NOOP").startswith(b"n OK")
+    # and idle it is, afterwards
+    assert c.closed(timeout=6)
+    assert b"n OK" not in c.buf
