@@ -160,11 +160,21 @@ static void imap_bye(struct proxy *p, const char *why)
 	conn_printf(p->c, "* BYE [UNAVAILABLE] %s\r\n", why);
 }
 
-/* The store closes after "* BYE" (LOGOUT, its own timeout): nothing to
- * add. */
+/*
+ * The store closes after "* BYE" (LOGOUT, its own timeout): nothing to
+ * add.  The BYE may not be in the tail when it rode behind a large FETCH
+ * that was spliced (splice.c keeps no tail of bulk bytes), so a client
+ * whose last command was LOGOUT ended cleanly too.
+ */
 static int imap_clean_end(const struct proxy *p)
 {
-	return strstr(p->down_tail, "* BYE") != NULL;
+	const char *up = p->up_tail;
+	size_t n = strlen(up);
+
+	if (strstr(p->down_tail, "* BYE") != NULL)
+		return 1;
+	return n >= 9 && strcasecmp(up + n - 8, "LOGOUT\r\n") == 0 &&
+	       up[n - 9] == ' ';
 }
 
 static const struct proxy_proto imap_proxy = {

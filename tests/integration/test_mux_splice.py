@@ -12,23 +12,14 @@ import time
 
 import pytest
 
-from conftest import BIN, _test_failed
-from mux_helpers import Line, MuxPlatform
+from conftest import BIN
+from mux_helpers import Line, plat  # noqa: F401 (plat)
 
 IMAP_STORE = ("lmtp", "pop3", "imap")
 NMSG = 20
 MSG_SIZE = 1 << 20
 with open(os.path.join(BIN, "rookery-mux"), "rb") as _f:
     SANITIZED = b"__asan_init" in _f.read()
-
-
-@pytest.fixture
-def plat(request, store_factory, tls_cert):
-    p = MuxPlatform(store_factory, tls_cert)
-    yield p
-    problems = p.close(_test_failed(request))
-    if problems:
-        pytest.fail("\n".join(problems))
 
 
 def big_message(i):
@@ -151,6 +142,28 @@ def test_large_fetch_identical_to_direct(env):
     # the LOGOUT went through the buffered path: a clean end, no BYE
     # from the mux
     assert "backend_lost" not in log
+
+
+def test_logout_pipelined_behind_a_spliced_fetch(env):
+    """The store's BYE may ride in the same spliced burst as the FETCH:
+    the session still ends cleanly (one BYE, the store's; no backend_lost
+    and no BYE [UNAVAILABLE] from the mux)."""
+    plat, mux, ms1, user = env
+    c = login(mux.port("imap"), user)
+    c.send("f UID FETCH 1:* BODY.PEEK[]\r\nz LOGOUT\r\n")
+    data = b""
+    while True:
+        got = c.sock.recv(1 << 20)
+        if not got:
+            break
+        data += got
+    c.close()
+    assert b"\r\nf OK" in data and b"\r\nz OK" in data
+    tail = data[-300:]
+    assert b"UNAVAILABLE" not in tail, tail
+    assert tail.count(b"* BYE") == 1, tail
+    time.sleep(0.5)
+    assert "backend_lost" not in mux.log_text()
 
 
 def test_slow_reader_gets_everything(env):
