@@ -7,8 +7,7 @@
 #   logins  logins/s (connect, greeting, LOGIN, SELECT INBOX, LOGOUT, close)
 #           and p50/p99 at 1, 16 and 64 clients, plain, with the ratio
 #           rookery / better peer
-#   tls     the same over TLS (rookery-mux and nginx), full handshakes and
-#           resumed sessions
+#   tls     the same over TLS (rookery-mux and nginx)
 #   fetch   FETCH throughput of large messages (FETCH_MSGS messages of
 #           FETCH_SIZE bytes per user, "UID FETCH 1:* BODY.PEEK[]" in a
 #           loop) at 1, 4 and 16 clients: the store directly, through
@@ -404,19 +403,6 @@ if part tls; then
 	for c in 1 16 64; do
 		r=$(load "$MTP" rookery-tls $c -T)
 		n=$(load "$NTP" nginx-tls $c -T)
-		for l in "$r" "$n"; do echo "$l" >>"$T/raw"; done
-		echo "| $c | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(ratio "$(kv rate "$r")" "$(kv rate "$n")") |"
-	done
-	echo
-	echo "## IMAP logins over TLS with session resumption, ${SECS}s or $COUNT logins per cell"
-	echo
-	echo "The same cycle, each client presenting the session ticket of its previous connection (as a desktop client reconnecting does): an abbreviated handshake."
-	echo
-	echo "| clients | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | ratio rookery / nginx |"
-	echo "|---|---|---|---|---|---|---|---|"
-	for c in 1 16 64; do
-		r=$(load "$MTP" rookery-tls-resume $c "-T -R")
-		n=$(load "$NTP" nginx-tls-resume $c "-T -R")
 		for l in "$r" "$n"; do echo "$l" >>"$T/raw"; done
 		echo "| $c | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(ratio "$(kv rate "$r")" "$(kv rate "$n")") |"
 	done

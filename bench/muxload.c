@@ -76,7 +76,6 @@ static int pids[MAX_PIDS];
 static int npids;
 static const char *label = "mux";
 static int use_tls;
-static int use_resume; /* -R: each client resumes its last TLS session */
 static long msg_size = 1024 * 1024;
 static const char *uidset = "1:*";
 static const char *wait_file;
@@ -90,12 +89,6 @@ static int (*p_SSL_connect)(void *);
 static int (*p_SSL_read)(void *, void *, int);
 static int (*p_SSL_write)(void *, const void *, int);
 static void (*p_SSL_free)(void *);
-static int (*p_SSL_set_session)(void *, void *);
-static void *(*p_SSL_get1_session)(void *);
-static void (*p_SSL_SESSION_free)(void *);
-/* -R: the session a client thread resumes on its next connection (a mail
- * client reconnecting presents its ticket the same way) */
-static __thread void *saved_session;
 
 static void tls_load(void)
 {
@@ -115,14 +108,9 @@ static void tls_load(void)
 	*(void **)&p_SSL_read = dlsym(h, "SSL_read");
 	*(void **)&p_SSL_write = dlsym(h, "SSL_write");
 	*(void **)&p_SSL_free = dlsym(h, "SSL_free");
-	*(void **)&p_SSL_set_session = dlsym(h, "SSL_set_session");
-	*(void **)&p_SSL_get1_session = dlsym(h, "SSL_get1_session");
-	*(void **)&p_SSL_SESSION_free = dlsym(h, "SSL_SESSION_free");
 	if (method == NULL || ctx_new == NULL || p_SSL_new == NULL ||
 	    p_SSL_set_fd == NULL || p_SSL_connect == NULL ||
-	    p_SSL_read == NULL || p_SSL_write == NULL || p_SSL_free == NULL ||
-	    p_SSL_set_session == NULL || p_SSL_get1_session == NULL ||
-	    p_SSL_SESSION_free == NULL) {
+	    p_SSL_read == NULL || p_SSL_write == NULL || p_SSL_free == NULL) {
 		fprintf(stderr, "muxload: libssl.so.3 lacks a function\n");
 		exit(1);
 	}
@@ -279,8 +267,6 @@ static int session_open(long u, struct reader *r)
 	}
 	if (use_tls) {
 		r->ssl = p_SSL_new(tls_ctx);
-		if (r->ssl != NULL && use_resume && saved_session != NULL)
-			p_SSL_set_session(r->ssl, saved_session);
 		if (r->ssl == NULL || p_SSL_set_fd(r->ssl, fd) != 1 ||
 		    p_SSL_connect(r->ssl) != 1) {
 			note_err("tls", "handshake failed");
@@ -320,16 +306,6 @@ static void session_close(struct reader *r)
 
 	if (send_all(r, "c LOGOUT\r\n", 10) == 0)
 		(void)read_tagged(r, "c", line, sizeof(line));
-	if (r->ssl != NULL && use_resume) {
-		/* TLS 1.3 tickets came after the handshake: by now read */
-		void *sess = p_SSL_get1_session(r->ssl);
-
-		if (sess != NULL) {
-			if (saved_session != NULL)
-				p_SSL_SESSION_free(saved_session);
-			saved_session = sess;
-		}
-	}
 	if (r->ssl != NULL)
 		p_SSL_free(r->ssl);
 	r->ssl = NULL;
@@ -721,7 +697,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: muxload -m login|idle|fill|fetch -p PORT [-U FMT] "
 		"[-M USERS] [-w PASS]\n  [-c CLIENTS] [-n COUNT] "
-		"[-t SECONDS] [-k SESSIONS] [-P PID]... [-l LABEL] [-T [-R]]\n"
+		"[-t SECONDS] [-k SESSIONS] [-P PID]... [-l LABEL] [-T]\n"
 		"  [-s BYTES] [-q UIDSET] [-W FILE] [-H SECONDS]\n");
 	exit(2);
 }
@@ -733,7 +709,7 @@ int main(int argc, char **argv)
 	long total = 0, k = 0;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "m:p:U:M:w:c:n:t:k:P:l:TRs:q:W:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:p:U:M:w:c:n:t:k:P:l:Ts:q:W:H:")) != -1) {
 		switch (opt) {
 		case 'm': mode = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -750,7 +726,6 @@ int main(int argc, char **argv)
 			break;
 		case 'l': label = optarg; break;
 		case 'T': use_tls = 1; break;
-		case 'R': use_resume = 1; break;
 		case 's': msg_size = atol(optarg); break;
 		case 'q': uidset = optarg; break;
 		case 'W': wait_file = optarg; break;
