@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "net.h"
 #include "strbuf.h"
 #include "xclient.h"
@@ -369,4 +370,14 @@ void xclient_commit(struct xclient **cur, const struct xclient *x,
 		*cur = xmalloc(sizeof(**cur));
 	**cur = *x;
 	xclient_peer(*cur, conn_peer(c), client, size);
+}
+
+int xclient_refused(const struct conn *c, const char *proto)
+{
+	if (xclient_trusted(c))
+		return 0;
+	log_info("event=%s_xclient_refused session=%s peer=%s "
+		 "reason=untrusted",
+		 proto, conn_id(c), conn_peer(c));
+	return 1;
 }

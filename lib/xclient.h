@@ -128,6 +128,9 @@ int xclient_conn_args(struct strbuf *b, const struct conn *c, int xtext);
 void xclient_begin(struct xclient *x, const struct xclient *cur);
 void xclient_commit(struct xclient **cur, const struct xclient *x,
 		    const struct conn *c, char *client, size_t size);
+/* From an untrusted peer (logged as event=<proto>_xclient_refused): 1,
+ * and the caller answers as to an unknown command; else 0. */
+int xclient_refused(const struct conn *c, const char *proto);
 /* The trust rule above: 1 when c's listener may send XCLIENT. */
 int xclient_trusted(const struct conn *c);
 

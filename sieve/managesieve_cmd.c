@@ -328,10 +328,7 @@ static void cmd_xclient(struct msv_session *s)
 	struct xclient x;
 	const char *err = NULL;
 
-	if (!xclient_trusted(s->c)) {
-		log_info("event=managesieve_xclient_refused session=%s peer=%s "
-			 "reason=untrusted",
-			 conn_id(s->c), conn_peer(s->c));
+	if (xclient_refused(s->c, "managesieve")) {
 		msv_no(s, NULL, "Unknown command");
 		msv_bad_command(s);
 		return;

@@ -573,10 +573,7 @@ static void lmtp_cmd_xclient(struct lmtp_session *s, const char *args)
 	const char *err = NULL;
 	char qbuf[300];
 
-	if (!xclient_trusted(s->c)) {
-		log_info("event=lmtp_xclient_refused session=%s peer=%s "
-			 "reason=untrusted",
-			 conn_id(s->c), conn_peer(s->c));
+	if (xclient_refused(s->c, "lmtp")) {
 		lmtp_reply(s, "500 5.5.1 command unrecognized");
 		lmtp_bad_command(s);
 		return;

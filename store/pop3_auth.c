@@ -399,10 +399,7 @@ void pop3_cmd_xclient(struct pop3_session *s, struct pop3_args *a)
 	const char *err = NULL;
 	char qbuf[128];
 
-	if (!xclient_trusted(s->c)) {
-		log_info("event=pop3_xclient_refused session=%s peer=%s "
-			 "reason=untrusted",
-			 conn_id(s->c), conn_peer(s->c));
+	if (xclient_refused(s->c, "pop3")) {
 		pop3_err(s, NULL, "Unknown command");
 		pop3_bad_command(s);
 		return;

@@ -446,3 +446,13 @@ def plat(request, store_factory, tls_cert):
     problems = p.close(_test_failed(request))
     if problems:
         pytest.fail("\n".join(problems))
+
+
+# Polls cond() every 50 ms until it holds or timeout seconds pass.
+def wait_until(cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mux_helpers import Line, tls_ctx, plat  # noqa: F401 (plat)
+from mux_helpers import Line, tls_ctx, plat, wait_until  # noqa: F401 (plat)
 
 
 @pytest.fixture
@@ -67,14 +67,6 @@ def pop_login(mux, user, pw, tls=False):
     p.pass_(pw)
     return p
 
-
-def wait_until(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 # --- LMTP ------------------------------------------------------------------

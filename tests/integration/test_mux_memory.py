@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from mux_helpers import Line, plat  # noqa: F401 (plat)
+from mux_helpers import Line, plat, wait_until  # noqa: F401 (plat)
 
 STORE_PROTOS = ("lmtp", "pop3", "imap")
 
@@ -105,14 +105,6 @@ def test_spliced_imap_session_after_buffers_dropped(env):
     c.send("e LOGOUT\r\n")
     assert c.until("e ")[-1].startswith(b"e OK")
     assert c.closed()
-    assert wait_for(lambda: "reason=eof" in mux.log_text()
+    assert wait_until(lambda: "reason=eof" in mux.log_text()
                     or "event=session_end" in mux.log_text())
 
-
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()

@@ -14,18 +14,10 @@ import time
 
 import pytest
 
-from mux_helpers import Line, plat  # noqa: F401 (plat)
+from mux_helpers import Line, plat, wait_until  # noqa: F401 (plat)
 
 LINE_RE = re.compile(r"rookery-mux\[(\d+)\]: level=\w+ (.*)")
 
-
-def wait_until(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def log_events(mux, event):
