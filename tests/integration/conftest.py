@@ -58,6 +58,7 @@ Helpers (import from conftest)
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -76,7 +77,35 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "ERROR: LeakSanitizer", "ThreadSanitizer")
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_issued_ports = set()
+
+
 def free_port_number():
+    """A port for a listener: below the ephemeral range, so that none of
+    the thousands of outgoing connections a run makes can be holding it
+    when the daemon binds it (a port the kernel hands out for bind(0) is
+    an ephemeral one), and never the same one twice in a run."""
+    hi = min(_ephemeral_low(), 32768)
+    lo = max(hi - 12000, 1024)
+    for _ in range(500):
+        port = random.randrange(lo, hi)
+        if port in _issued_ports:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _issued_ports.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

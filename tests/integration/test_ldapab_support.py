@@ -36,9 +36,8 @@ def bind_dn(name):
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from conftest import free_port_number
+    return free_port_number()
 
 
 def ab_command():

@@ -438,6 +438,8 @@ def test_a_burst_of_connections_is_shared_out(plat):
         assert s.recv(100).startswith(b"+OK")
     tot, _, workers = full_status(mux)
     assert int(tot["connections"]) == 41
-    assert all(int(w["connections"]) >= 8 for w in workers), workers
+    # each worker took a real share (a loaded machine may delay a
+    # worker's wake-up past the 1 ms hold, so not an even one)
+    assert all(int(w["connections"]) >= 4 for w in workers), workers
     for s in socks:
         s.close()
