@@ -615,12 +615,14 @@ static void *fetch_thread(void *arg)
 }
 
 static int cmp_double(const void *a, const void *b);
+static double *sorted_latencies(const struct client *clients, int n,
+				long total);
 
 static int run_fetch(void)
 {
 	static struct client clients[MAX_CLIENTS];
 	long long bytes = 0;
-	long msgs = 0, total = 0, k = 0;
+	long msgs = 0, total = 0;
 	double elapsed, *all;
 	int i;
 
@@ -641,15 +643,9 @@ static int run_fetch(void)
 		total += clients[i].nlat;
 	}
 	elapsed = now() - t_start;
-	all = malloc(sizeof(double) * (size_t)(total + 1));
+	all = sorted_latencies(clients, nclients, total);
 	if (all == NULL)
 		return 1;
-	for (i = 0; i < nclients; i++) {
-		memcpy(all + k, clients[i].lat,
-		       sizeof(double) * (size_t)clients[i].nlat);
-		k += clients[i].nlat;
-	}
-	qsort(all, (size_t)total, sizeof(double), cmp_double);
 	printf("label=%s mode=fetch clients=%d fetches=%ld messages=%ld "
 	       "bytes=%lld failed=%ld secs=%.2f mb_s=%.1f msgs_s=%.1f "
 	       "p50_ms=%.2f p99_ms=%.2f err=\"%s\"\n",
@@ -662,6 +658,25 @@ static int run_fetch(void)
 	       first_err);
 	free(all);
 	return 0;
+}
+
+/* Every client's latencies in one sorted array (for p50 / p99); NULL when
+ * out of memory.  free() it. */
+static double *sorted_latencies(const struct client *clients, int n,
+				long total)
+{
+	double *all = malloc(sizeof(double) * (size_t)(total + 1));
+	long k = 0;
+
+	if (all == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		memcpy(all + k, clients[i].lat,
+		       sizeof(double) * (size_t)clients[i].nlat);
+		k += clients[i].nlat;
+	}
+	qsort(all, (size_t)total, sizeof(double), cmp_double);
+	return all;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -806,15 +821,9 @@ int main(int argc, char **argv)
 		total += clients[i].nlat;
 	}
 	elapsed = now() - t_start;
-	all = malloc(sizeof(double) * (size_t)(total + 1));
+	all = sorted_latencies(clients, nclients, total);
 	if (all == NULL)
 		return 1;
-	for (i = 0; i < nclients; i++) {
-		memcpy(all + k, clients[i].lat,
-		       sizeof(double) * (size_t)clients[i].nlat);
-		k += clients[i].nlat;
-	}
-	qsort(all, (size_t)total, sizeof(double), cmp_double);
 	printf("label=%s mode=login clients=%d logins=%ld failed=%ld "
 	       "secs=%.2f rate=%.0f p50_ms=%.2f p99_ms=%.2f err=\"%s\"\n",
 	       label, nclients, total, (long)atomic_load(&failed), elapsed,
