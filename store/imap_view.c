@@ -15,14 +15,15 @@
  *
  * Memory (tens of thousands of idle sessions, docs/imap.md).  What every
  * session of a mailbox has in common is kept once:
- *   - the message array (struct vm_array): uid, flags and an index into
- *     a per-array table of the distinct keyword masks, 8 bytes a message.
- *     Sessions that agree on it point to the same array (refcounted).  It
- *     is immutable while shared: a session that must change it (its own
- *     STORE, a refresh, an expunge it announces) first checks whether a
- *     recent array of the mailbox already holds the result and adopts it,
- *     else copies (copy-on-write) and becomes the array the next session
- *     finds.  Arrays are per (mailbox, user) when \Seen is kept per user.
+ *   - the message array (struct vm_array, imap_viewarr.c): uid, flags
+ *     and an index into a per-array table of the distinct keyword masks,
+ *     8 bytes a message.  Sessions that agree on it point to the same
+ *     array (refcounted).  It is immutable while shared: a session that
+ *     must change it (its own STORE, a refresh, an expunge it announces)
+ *     first checks whether a recent array of the mailbox already holds
+ *     the result and adopts it, else copies (copy-on-write) and becomes
+ *     the array the next session finds.  Arrays are per (mailbox, user)
+ *     when \Seen is kept per user.
  *   - the keyword names (append-only in the engine, so the strings stay).
  * Per session remain: \Recent as uid ranges (new mail arrives at the
  * end, so one or two ranges), the uids expunged elsewhere and not yet
@@ -42,54 +43,10 @@
 #include "strbuf.h"
 #include "store/imap.h"
 #include "store/imap_acl.h"
+#include "store/imap_viewarr.h"
 #include "store/store.h"
 
-/* ---- shared message arrays ------------------------------------------------ */
-
-/* A keyword mask index has 24 bits: the distinct masks of one array cannot
- * outnumber its messages, so only a view of more than 16 million messages
- * with as many different keyword sets could run out (logged; the message
- * then shows no keywords). */
-#define VM_MASKS_MAX ((1u << 24) - 1)
-/* Unsorted masks added since the last sort, before the table is re-sorted. */
-#define VM_MASK_TAIL 32
-/* Arrays of a mailbox a session compares its result with before copying. */
-#define VM_CANDIDATES 4
-
-struct vm_ent {
-	uint32_t uid;
-	uint32_t flags : 8; /* MSTORE_F_* */
-	uint32_t kw : 24;   /* masks[kw]; 0: no keyword */
-};
-
-struct view_mbox;
-
-struct vm_array {
-	struct vm_array *next, *prev; /* the mailbox's arrays, newest first */
-	struct view_mbox *mb;
-	char *seen_user; /* flags carry this user's \Seen; NULL: the owner's */
-	unsigned refs;
-	uint32_t n, cap;
-	struct vm_ent *e;
-	uint64_t *masks; /* masks[0] = 0; [0, nsorted) ascending */
-	uint32_t nmasks, nsorted, maskcap;
-	/* the mailbox's HIGHESTMODSEQ when this array was exactly its
-	 * message list (0: not known; never for per-user \Seen): a SELECT
-	 * at that modseq adopts it without listing the mailbox */
-	uint64_t synced;
-};
-
-/* A mailbox with views, or that had some: the \Recent mark stays. */
-struct view_mbox {
-	struct view_mbox *next; /* hash chain */
-	uint32_t mailbox_id;
-	uint32_t next_uid; /* \Recent (RFC 3501 2.3.2): uids from here are
-			    * new to every session */
-	struct imap_view *views;
-	struct vm_array *arrays;
-	char **kw; /* keyword names: kw[i] is bit i */
-	size_t nkw;
-};
+/* ---- views and their mailboxes -------------------------------------------- */
 
 struct imap_view {
 	struct imap_session *s;
@@ -137,250 +94,7 @@ static struct view_mbox *mbox_get(uint32_t mailbox_id, int create)
 	return m;
 }
 
-static int mask_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The index of mask m in a's table; UINT32_MAX when absent. */
-static uint32_t mask_find(const struct vm_array *a, uint64_t m)
-{
-	uint32_t lo = 0, hi = a->nsorted;
-
-	if (m == 0)
-		return 0;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (a->masks[mid] == m)
-			return mid;
-		if (a->masks[mid] < m)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (uint32_t i = a->nsorted; i < a->nmasks; i++)
-		if (a->masks[i] == m)
-			return i;
-	return UINT32_MAX;
-}
-
-/* Sorts the table and drops the masks no message uses (a private). */
-static void mask_rebuild(struct vm_array *a)
-{
-	uint8_t *used = xcalloc(a->nmasks, 1);
-	uint64_t *t = xcalloc(a->nmasks, sizeof(*t));
-	uint32_t k = 0;
-
-	used[0] = 1;
-	for (uint32_t i = 0; i < a->n; i++)
-		used[a->e[i].kw] = 1;
-	for (uint32_t i = 0; i < a->nmasks; i++)
-		if (used[i])
-			t[k++] = a->masks[i];
-	qsort(t, k, sizeof(*t), mask_cmp);
-	for (uint32_t i = 0; i < a->n; i++) {
-		uint64_t m = a->masks[a->e[i].kw];
-		uint64_t *p = bsearch(&m, t, k, sizeof(*t), mask_cmp);
-
-		a->e[i].kw = (uint32_t)(p - t) & VM_MASKS_MAX;
-	}
-	free(used);
-	free(a->masks);
-	a->masks = t;
-	a->nmasks = a->nsorted = a->maskcap = k;
-}
-
-/* The index of mask m in a's table, added when new (a private). */
-static uint32_t mask_index(struct vm_array *a, uint64_t m)
-{
-	uint32_t i = mask_find(a, m);
-
-	if (i != UINT32_MAX)
-		return i;
-	if (a->nmasks - a->nsorted >= VM_MASK_TAIL || a->nmasks > VM_MASKS_MAX)
-		mask_rebuild(a);
-	if (a->nmasks > VM_MASKS_MAX) {
-		log_warnx("event=imap_view_keyword_sets_exhausted mailbox=%u",
-			  a->mb->mailbox_id);
-		return 0;
-	}
-	if (a->nmasks == a->maskcap) {
-		a->maskcap = a->maskcap * 2 + 4;
-		a->masks = xrealloc(a->masks, a->maskcap * sizeof(*a->masks));
-	}
-	a->masks[a->nmasks] = m;
-	return a->nmasks++;
-}
-
-static void vm_link_front(struct vm_array *a)
-{
-	struct view_mbox *mb = a->mb;
-
-	a->prev = NULL;
-	a->next = mb->arrays;
-	if (mb->arrays != NULL)
-		mb->arrays->prev = a;
-	mb->arrays = a;
-}
-
-static void vm_unlink(struct vm_array *a)
-{
-	if (a->prev != NULL)
-		a->prev->next = a->next;
-	else
-		a->mb->arrays = a->next;
-	if (a->next != NULL)
-		a->next->prev = a->prev;
-	a->next = a->prev = NULL;
-}
-
-static struct vm_array *vm_new(struct view_mbox *mb, const char *seen_user,
-			       uint32_t cap)
-{
-	struct vm_array *a = xcalloc(1, sizeof(*a));
-
-	a->mb = mb;
-	a->seen_user = seen_user != NULL ? xstrdup(seen_user) : NULL;
-	a->refs = 1;
-	a->cap = cap > 0 ? cap : 1;
-	a->e = xcalloc(a->cap, sizeof(*a->e));
-	vm_link_front(a);
-	return a;
-}
-
-static void vm_unref(struct vm_array **ap)
-{
-	struct vm_array *a = *ap;
-
-	*ap = NULL;
-	if (a == NULL || --a->refs > 0)
-		return;
-	vm_unlink(a);
-	free(a->seen_user);
-	free(a->e);
-	free(a->masks);
-	free(a);
-}
-
-static int vm_same_key(const struct vm_array *a, const char *seen_user)
-{
-	if (a->seen_user == NULL || seen_user == NULL)
-		return a->seen_user == seen_user;
-	return strcasecmp(a->seen_user, seen_user) == 0;
-}
-
-/* The array from the engine's records (flags as the user sees them). */
-static struct vm_array *vm_build(struct view_mbox *mb, const char *seen_user,
-				 const struct mstore_msg *msgs, size_t n)
-{
-	struct vm_array *a = vm_new(mb, seen_user, (uint32_t)n);
-	uint64_t *t = xcalloc(n + 1, sizeof(*t));
-	uint32_t k = 1;
-
-	for (size_t i = 0; i < n; i++)
-		if (msgs[i].keywords != 0)
-			t[k++] = msgs[i].keywords;
-	qsort(t + 1, k - 1, sizeof(*t), mask_cmp);
-	a->nmasks = 1;
-	for (uint32_t i = 1; i < k; i++)
-		if (t[i] != t[a->nmasks - 1])
-			t[a->nmasks++] = t[i];
-	a->masks = xrealloc(t, a->nmasks * sizeof(*t));
-	a->nsorted = a->maskcap = a->nmasks;
-	for (size_t i = 0; i < n; i++) {
-		a->e[i].uid = msgs[i].uid;
-		a->e[i].flags = msgs[i].flags & MSTORE_F_ALL;
-		a->e[i].kw = mask_find(a, msgs[i].keywords) & VM_MASKS_MAX;
-	}
-	a->n = (uint32_t)n;
-	return a;
-}
-
-static int vm_equals_records(const struct vm_array *a,
-			     const struct mstore_msg *msgs, size_t n)
-{
-	if (a->n != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (a->e[i].uid != msgs[i].uid ||
-		    a->e[i].flags != (msgs[i].flags & MSTORE_F_ALL) ||
-		    a->masks[a->e[i].kw] != msgs[i].keywords)
-			return 0;
-	return 1;
-}
-
-/*
- * A change to a view's array: new flags of some messages (ascending
- * msns), messages to remove (ascending msns), messages to add at the end
- * (ascending uids).
- */
-struct vm_rec {
-	uint32_t key; /* msn (updates) or uid (appends) */
-	uint32_t flags;
-	uint64_t kw;
-	uint64_t modseq; /* for the FETCH that announces an update */
-};
-
-struct vm_edit {
-	struct vm_rec *upd, *app;
-	size_t nupd, capupd, napp, capapp;
-	const uint32_t *del;
-	size_t ndel;
-};
-
-static void edit_push(struct vm_rec **v, size_t *n, size_t *cap,
-		      const struct vm_rec *r)
-{
-	if (*n == *cap) {
-		*cap = *cap * 2 + 8;
-		*v = xrealloc(*v, *cap * sizeof(**v));
-	}
-	(*v)[(*n)++] = *r;
-}
-
-static void edit_free(struct vm_edit *ed)
-{
-	free(ed->upd);
-	free(ed->app);
-	memset(ed, 0, sizeof(*ed));
-}
-
-/* Would a with ed applied hold what c holds? */
-static int vm_equal_after(const struct vm_array *a, const struct vm_edit *ed,
-			  const struct vm_array *c)
-{
-	size_t u = 0, d = 0, j = 0;
-
-	if ((size_t)c->n != (size_t)a->n - ed->ndel + ed->napp)
-		return 0;
-	for (uint32_t i = 0; i < a->n; i++) {
-		uint32_t msn = i + 1, fl = a->e[i].flags;
-		uint64_t kw = a->masks[a->e[i].kw];
-
-		if (u < ed->nupd && ed->upd[u].key == msn) {
-			fl = ed->upd[u].flags;
-			kw = ed->upd[u].kw;
-			u++;
-		}
-		if (d < ed->ndel && ed->del[d] == msn) {
-			d++;
-			continue;
-		}
-		if (c->e[j].uid != a->e[i].uid || c->e[j].flags != fl ||
-		    c->masks[c->e[j].kw] != kw)
-			return 0;
-		j++;
-	}
-	for (size_t k = 0; k < ed->napp; k++, j++)
-		if (c->e[j].uid != ed->app[k].key ||
-		    c->e[j].flags != (ed->app[k].flags & MSTORE_F_ALL) ||
-		    c->masks[c->e[j].kw] != ed->app[k].kw)
-			return 0;
-	return 1;
-}
+/* ---- a view's shared array (imap_viewarr.c) ------------------------------- */
 
 /* Makes v's array private (copy-on-write) and the mailbox's newest. */
 static void view_own(struct imap_view *v)
@@ -403,42 +117,6 @@ static void view_own(struct imap_view *v)
 	c->nsorted = a->nsorted;
 	a->refs--;
 	v->a = c;
-}
-
-static void vm_apply(struct vm_array *a, const struct vm_edit *ed)
-{
-	uint32_t w = 0;
-	size_t d = 0;
-
-	a->synced = 0;
-
-	for (size_t u = 0; u < ed->nupd; u++) {
-		struct vm_ent *e = &a->e[ed->upd[u].key - 1];
-
-		e->flags = ed->upd[u].flags & MSTORE_F_ALL;
-		e->kw = mask_index(a, ed->upd[u].kw) & VM_MASKS_MAX;
-	}
-	if (ed->ndel > 0) {
-		for (uint32_t i = 0; i < a->n; i++) {
-			if (d < ed->ndel && ed->del[d] == i + 1) {
-				d++;
-				continue;
-			}
-			a->e[w++] = a->e[i];
-		}
-		a->n = w;
-	}
-	if (a->n + ed->napp > a->cap) {
-		a->cap = a->n + (uint32_t)ed->napp + a->cap / 8 + 4;
-		a->e = xrealloc(a->e, a->cap * sizeof(*a->e));
-	}
-	for (size_t k = 0; k < ed->napp; k++) {
-		struct vm_ent *e = &a->e[a->n++];
-
-		e->uid = ed->app[k].key;
-		e->flags = ed->app[k].flags & MSTORE_F_ALL;
-		e->kw = mask_index(a, ed->app[k].kw) & VM_MASKS_MAX;
-	}
 }
 
 /*
@@ -703,14 +381,14 @@ static void view_seen_reload(struct imap_session *s)
 		r.flags = e->flags ^ MSTORE_F_SEEN;
 		r.kw = v->a->masks[e->kw];
 		r.modseq = 0;
-		edit_push(&ed.upd, &ed.nupd, &ed.capupd, &r);
+		vm_edit_push(&ed.upd, &ed.nupd, &ed.capupd, &r);
 	}
 	imap_seqset_free(&set);
 	view_apply(v, &ed);
 	for (size_t i = 0; i < ed.nupd; i++)
 		send_fetch_flags(s, ed.upd[i].key,
 				 msg_modseq(s, imap_view_uid(v, ed.upd[i].key)));
-	edit_free(&ed);
+	vm_edit_free(&ed);
 }
 
 static int uid_cmp(const void *a, const void *b)
@@ -806,34 +484,6 @@ static void mbox_keywords_read(struct imap_session *s, struct view_mbox *mb)
 		mbox_keywords(mb, kw, n);
 }
 
-/* An array that is the mailbox's message list at modseq (owner's flags). */
-static struct vm_array *synced_array(struct view_mbox *mb, uint64_t modseq)
-{
-	for (struct vm_array *c = mb->arrays; c != NULL; c = c->next)
-		if (c->seen_user == NULL && c->synced == modseq && modseq != 0)
-			return c;
-	return NULL;
-}
-
-/* The array for a new view: a matching one of the mailbox, or new. */
-static struct vm_array *view_array(struct view_mbox *mb, const char *seen_user,
-				   const struct mstore_msg *msgs, size_t n)
-{
-	unsigned tried = 0;
-
-	for (struct vm_array *c = mb->arrays;
-	     c != NULL && tried < VM_CANDIDATES; c = c->next) {
-		if (!vm_same_key(c, seen_user))
-			continue;
-		tried++;
-		if (vm_equals_records(c, msgs, n)) {
-			c->refs++;
-			return c;
-		}
-	}
-	return vm_build(mb, seen_user, msgs, n);
-}
-
 /*
  * The message array of a view of mailbox mb: the one another session holds
  * when it is known to be the mailbox as it is now (no listing at all: the
@@ -849,7 +499,7 @@ static int view_load(struct imap_session *s, struct imap_view *v,
 	int e;
 
 	if (!v->private_seen &&
-	    (v->a = synced_array(v->mb, mb->highestmodseq)) != NULL) {
+	    (v->a = vm_synced(v->mb, mb->highestmodseq)) != NULL) {
 		v->a->refs++;
 		return MSTORE_OK;
 	}
@@ -870,7 +520,7 @@ static int view_load(struct imap_session *s, struct imap_view *v,
 				msgs[i].flags &= ~(uint32_t)MSTORE_F_SEEN;
 		imap_seqset_free(&set);
 	}
-	v->a = view_array(v->mb, v->private_seen ? s->user : NULL, msgs, n);
+	v->a = vm_for_view(v->mb, v->private_seen ? s->user : NULL, msgs, n);
 	if (!v->private_seen)
 		v->a->synced = mb->highestmodseq;
 	free(msgs);
@@ -1025,7 +675,7 @@ void imap_view_set_flags(struct imap_session *s, uint32_t msn, uint32_t flags,
 	v->a->synced = 0;
 	e = &v->a->e[msn - 1];
 	e->flags = flags & MSTORE_F_ALL;
-	e->kw = mask_index(v->a, keywords) & VM_MASKS_MAX;
+	e->kw = vm_mask_index(v->a, keywords) & VM_MASKS_MAX;
 }
 
 uint32_t imap_view_msn(const struct imap_view *v, uint32_t uid)
@@ -1261,7 +911,7 @@ static uint32_t refresh_edit(struct imap_session *s, struct mstore_msg *ch,
 			    (e->flags == r.flags && v->a->masks[e->kw] == r.kw))
 				continue;
 			r.key = msn;
-			edit_push(&ed->upd, &ed->nupd, &ed->capupd, &r);
+			vm_edit_push(&ed->upd, &ed->nupd, &ed->capupd, &r);
 			continue;
 		}
 		if (ch[i].uid < last) {
@@ -1269,7 +919,7 @@ static uint32_t refresh_edit(struct imap_session *s, struct mstore_msg *ch,
 			continue; /* not ours to number: a stale record */
 		}
 		r.key = ch[i].uid;
-		edit_push(&ed->app, &ed->napp, &ed->capapp, &r);
+		vm_edit_push(&ed->app, &ed->napp, &ed->capapp, &r);
 		if (!v->readonly && ch[i].uid >= v->mb->next_uid) {
 			recent_add(v, ch[i].uid, last);
 			v->mb->next_uid = ch[i].uid + 1;
@@ -1332,7 +982,7 @@ static int view_refresh(struct imap_session *s)
 	view_apply(v, &ed);
 	for (size_t i = 0; i < ed.nupd; i++)
 		send_fetch_flags(s, ed.upd[i].key, ed.upd[i].modseq);
-	edit_free(&ed);
+	vm_edit_free(&ed);
 	for (size_t i = 0; i < ngone; i++)
 		if (imap_view_msn(v, gone[i]) != 0)
 			gone_add(v, gone[i]);
