@@ -38,6 +38,7 @@
 #include "db.h"
 #include "log.h"
 #include "net.h"
+#include "sasl_cache.h"
 #include "strbuf.h"
 
 /* SASL security layers are not used by our protocols: TLS protects the
@@ -75,6 +76,8 @@ static struct {
 	char **proxy_ids; /* NULL-terminated */
 	char *hostname;
 	int allow_plaintext;
+	unsigned cache_ttl;	/* auth_cache_ttl, seconds (0: off) */
+	size_t cache_size;	/* auth_cache_size, entries */
 } saslsrv_g;
 
 static sasl_callback_t saslsrv_global_callbacks[4];
@@ -237,6 +240,7 @@ static int saslsrv_read_config(const struct config_section *cfg, char **err_r)
 {
 	const char *v;
 	char **mechs;
+	long long n;
 
 	v = config_get(cfg, "sasldb", NULL);
 	if (v == NULL || v[0] == '\0') {
@@ -273,6 +277,16 @@ static int saslsrv_read_config(const struct config_section *cfg, char **err_r)
 	saslsrv_g.hostname = (v != NULL && v[0] != '\0')
 				 ? xstrdup(v)
 				 : saslsrv_default_hostname();
+	if (config_get_duration(cfg, "auth_cache_ttl", 300,
+				&saslsrv_g.cache_ttl, err_r) < 0 ||
+	    config_get_int(cfg, "auth_cache_size", 4096, &n, err_r) < 0)
+		return -1;
+	if (n < 0 || n > (1 << 24)) {
+		*err_r = xasprintf("auth_cache_size = %lld: give a number of "
+				   "entries from 0 (off) to 16777216", n);
+		return -1;
+	}
+	saslsrv_g.cache_size = (size_t)n;
 	return 0;
 }
 
@@ -308,6 +322,8 @@ int saslsrv_init(const char *appname, const struct config_section *cfg,
 		return -1;
 	}
 	saslsrv_g.initialised = 1;
+	(void)authcache_init(saslsrv_g.cache_ttl, saslsrv_g.cache_size,
+			     saslsrv_g.sasldb);
 	log_debug("event=sasl_init app=%s sasldb=%s mechs=\"%s\" "
 		  "allow_plaintext=%d",
 		  appname, saslsrv_g.sasldb,
@@ -321,6 +337,7 @@ void saslsrv_done(void)
 	if (!saslsrv_g.initialised)
 		return;
 	sasl_server_done();
+	authcache_done();
 	saslsrv_clear_globals();
 }
 
@@ -737,10 +754,66 @@ static enum saslsrv_result saslsrv_outcome(struct saslsrv *s, int r,
 	return saslsrv_finish(s);
 }
 
+/*
+ * PLAIN with an initial response (RFC 4616: authzid NUL authcid NUL
+ * password), split in place; 0, or -1 for anything else, which is left
+ * to the library to judge.  Only an authzid that is empty or a full
+ * address is taken: one the library would leave as it is.
+ */
+static int saslsrv_plain_split(char *in, unsigned inlen, const char **zid_r,
+			       const char **cid_r, const char **pass_r)
+{
+	char *cid, *pass;
+
+	cid = memchr(in, '\0', inlen);
+	if (cid == NULL)
+		return -1;
+	cid++;
+	if (cid >= in + inlen)
+		return -1;
+	pass = memchr(cid, '\0', (size_t)(in + inlen - cid));
+	if (pass == NULL || ++pass >= in + inlen ||
+	    memchr(pass, '\0', (size_t)(in + inlen - pass)) != NULL ||
+	    *cid == '\0')
+		return -1;
+	/* in is NUL-terminated past inlen (saslsrv_b64_decode) */
+	for (const char *p = in; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ')
+			return -1;
+	if (*in != '\0' && strchr(in, '@') == NULL)
+		return -1;
+	*zid_r = in;
+	*cid_r = cid;
+	*pass_r = pass;
+	return 0;
+}
+
+/* PLAIN from the cache (sasl_cache.h): SASLSRV_OK or SASLSRV_FAIL when
+ * decided, SASLSRV_CONTINUE when the library must do it. */
+static enum saslsrv_result saslsrv_plain_cached(struct saslsrv *s,
+						const char *zid,
+						const char *cid,
+						const char *pass)
+{
+	const char *canon;
+
+	if (!authcache_lookup(cid, pass, &canon))
+		return SASLSRV_CONTINUE;
+	s->authid = xstrdup(canon);
+	if (*zid != '\0' &&
+	    !saslsrv_may_act_as(zid, strlen(zid), canon, strlen(canon)))
+		return saslsrv_fail(s, SASLSRV_FAIL, "authorization refused");
+	s->user = xstrdup(*zid != '\0' ? zid : canon);
+	s->mech = xstrdup("PLAIN");
+	return SASLSRV_OK;
+}
+
 enum saslsrv_result saslsrv_start(struct saslsrv *s, const char *mech,
 				  const char *initial_b64,
 				  char **challenge_b64_r)
 {
+	const char *zid = NULL, *cid = NULL, *pass = NULL;
+	enum saslsrv_result res;
 	const char *out = NULL;
 	unsigned outlen = 0;
 	char *in = NULL;
@@ -757,6 +830,17 @@ enum saslsrv_result saslsrv_start(struct saslsrv *s, const char *mech,
 		return saslsrv_fail(s, SASLSRV_BAD_INPUT, "malformed base64");
 	if (initial_b64 != NULL && in == NULL)
 		in = xstrdup(""); /* "=" : an empty initial response */
+	if (in != NULL && strcasecmp(mech, "PLAIN") == 0 &&
+	    saslsrv_plain_split(in, inlen, &zid, &cid, &pass) == 0) {
+		res = saslsrv_plain_cached(s, zid, cid, pass);
+		if (res != SASLSRV_CONTINUE) {
+			explicit_bzero(in, inlen);
+			free(in);
+			return res;
+		}
+	} else {
+		cid = pass = NULL;
+	}
 	if (saslsrv_prepare(s) < 0) {
 		free(in);
 		return saslsrv_fail(s, SASLSRV_TEMPFAIL, "SASL unavailable");
@@ -764,11 +848,14 @@ enum saslsrv_result saslsrv_start(struct saslsrv *s, const char *mech,
 	s->used = 1;
 	s->in_progress = 1;
 	r = sasl_server_start(s->conn, mech, in, inlen, &out, &outlen);
+	res = saslsrv_outcome(s, r, out, outlen, challenge_b64_r);
+	if (res == SASLSRV_OK && cid != NULL)
+		authcache_store(cid, pass, s->authid);
 	if (in != NULL) {
 		explicit_bzero(in, inlen);
 		free(in);
 	}
-	return saslsrv_outcome(s, r, out, outlen, challenge_b64_r);
+	return res;
 }
 
 enum saslsrv_result saslsrv_step(struct saslsrv *s, const char *response_b64,
@@ -808,6 +895,7 @@ enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,
 				      const char *pass, const char *authzid)
 {
 	const void *canon = NULL;
+	const char *cached;
 	int r;
 
 	saslsrv_reset_result(s);
@@ -816,6 +904,11 @@ enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,
 				    "plaintext login needs TLS");
 	if (user == NULL || pass == NULL || user[0] == '\0' || pass[0] == '\0')
 		return saslsrv_fail(s, SASLSRV_FAIL, "authentication failure");
+	if (authcache_lookup(user, pass, &cached)) {
+		s->authid = xstrdup(cached);
+		canon = s->authid;
+		goto verified;
+	}
 	if (saslsrv_prepare(s) < 0)
 		return saslsrv_fail(s, SASLSRV_TEMPFAIL, "SASL unavailable");
 	s->used = 1;
@@ -829,6 +922,8 @@ enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,
 	    canon == NULL)
 		canon = user;
 	s->authid = xstrdup(canon);
+	authcache_store(user, pass, s->authid);
+verified:
 	if (authzid != NULL && authzid[0] != '\0' &&
 	    !saslsrv_may_act_as(authzid, strlen(authzid), canon,
 				strlen(canon))) {

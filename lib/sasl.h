@@ -40,7 +40,9 @@ enum saslsrv_result {
  * (path of the sasldb2 file), proxy_identities, sasl_mechanisms (optional
  * list to offer), allow_plaintext (bool: offer PLAIN/LOGIN/USER without
  * TLS; default no), hostname (optional: the server name SASL uses, and
- * the realm of a user name without '@'; default gethostname()).  appname
+ * the realm of a user name without '@'; default gethostname()),
+ * auth_cache_ttl and auth_cache_size (the cache of verified plaintext
+ * logins, sasl_cache.h; ttl 0 turns it off).  appname
  * names the SASL application.  ANONYMOUS is never offered.
  * Returns 0, or -1 with *err_r.
  */
@@ -92,7 +94,8 @@ enum saslsrv_result saslsrv_step(struct saslsrv *s, const char *response_b64,
 				 char **challenge_b64_r);
 
 /* Plaintext login (IMAP LOGIN, POP3 USER/PASS) through the same database
- * and rules.  authzid NULL = the user itself.  Returns SASLSRV_NO_MECH
+ * and rules; a repeat of a recently verified password is answered from
+ * the cache (sasl_cache.h) until the sasldb file changes.  authzid NULL = the user itself.  Returns SASLSRV_NO_MECH
  * when saslsrv_plaintext_ok() says no (check it first to answer
  * LOGINDISABLED and the like). */
 enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,

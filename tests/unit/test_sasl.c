@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -840,6 +842,72 @@ static void test_checkpass(void **state)
 	saslsrv_free(&s);
 }
 
+/* The sasldb's contents as if last written a minute ago: the cache of
+ * verified logins (sasl_cache.h) stores nothing for a younger file. */
+static void sasldb_settle(void)
+{
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 60;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, sasldb, ts, 0), 0);
+}
+
+/*
+ * The same answers from the cache as from the library: the second of two
+ * identical logins is a cache hit, and still goes through the
+ * authorization rule; a password change is seen at once.
+ */
+static void test_auth_cache(void **state)
+{
+	struct saslsrv *s = new_tls();
+	char *err = NULL;
+
+	(void)state;
+	sasldb_settle();
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(saslsrv_checkpass(s, ALICE, ALICE_PW, NULL),
+				 SASLSRV_OK);
+		assert_string_equal(saslsrv_user(s), ALICE);
+		assert_string_equal(saslsrv_mech(s), "LOGIN");
+		assert_int_equal(saslsrv_checkpass(s, ALICE, ALICE_PW, BOB),
+				 SASLSRV_FAIL);
+		assert_string_equal(saslsrv_error(s), "authorization refused");
+		assert_int_equal(saslsrv_checkpass(s, ALICE, "wrong", NULL),
+				 SASLSRV_FAIL);
+
+		expect_plain(s, "", ALICE, ALICE_PW, SASLSRV_OK);
+		assert_string_equal(saslsrv_user(s), ALICE);
+		assert_string_equal(saslsrv_authid(s), ALICE);
+		assert_string_equal(saslsrv_mech(s), "PLAIN");
+		expect_plain(s, BOB, ALICE, ALICE_PW, SASLSRV_FAIL);
+		assert_string_equal(saslsrv_error(s), "authorization refused");
+		assert_null(saslsrv_user(s));
+		expect_plain(s, "bob", ALICE, ALICE_PW, SASLSRV_FAIL);
+		expect_plain(s, BOB, PROXY, PROXY_PW, SASLSRV_OK);
+		assert_string_equal(saslsrv_user(s), BOB);
+		assert_string_equal(saslsrv_authid(s), PROXY);
+		expect_plain(s, BOB, PROXY, BOB_PW, SASLSRV_FAIL);
+	}
+	/* a new password: the old one stops working at once */
+	assert_int_equal(saslsrv_setpass(ALICE, "new-secret", &err), 0);
+	assert_int_equal(saslsrv_checkpass(s, ALICE, ALICE_PW, NULL),
+			 SASLSRV_FAIL);
+	expect_plain(s, "", ALICE, ALICE_PW, SASLSRV_FAIL);
+	assert_int_equal(saslsrv_checkpass(s, ALICE, "new-secret", NULL),
+			 SASLSRV_OK);
+	/* and a deleted user too */
+	sasldb_settle();
+	expect_plain(s, "", BOB, BOB_PW, SASLSRV_OK);
+	expect_plain(s, "", BOB, BOB_PW, SASLSRV_OK);
+	assert_int_equal(saslsrv_setpass(BOB, NULL, &err), 0);
+	expect_plain(s, "", BOB, BOB_PW, SASLSRV_FAIL);
+	assert_int_equal(saslsrv_setpass(BOB, BOB_PW, &err), 0);
+	assert_int_equal(saslsrv_setpass(ALICE, ALICE_PW, &err), 0);
+	saslsrv_free(&s);
+}
+
 /* Re-initialises with other options; runs last. */
 static void reinit(const char *extra)
 {
@@ -946,6 +1014,7 @@ int main(void)
 	    cmocka_unit_test(test_login_steps),
 	    cmocka_unit_test(test_cram_md5),
 	    cmocka_unit_test(test_checkpass),
+	    cmocka_unit_test(test_auth_cache),
 	    cmocka_unit_test(test_all_mechanisms_client),
 	    cmocka_unit_test(test_saslpasswd2_interop),
 	    cmocka_unit_test(test_options),
