@@ -1,0 +1,111 @@
+"""TLS session resumption: a client that reconnects presents the ticket of
+its last connection and gets an abbreviated handshake, from the mux (with
+several workers: they share the ticket keys, so it does not matter which
+one takes the connection) and from a store.  One ticket per handshake."""
+
+import socket
+import ssl
+import subprocess
+
+from mux_helpers import plat, wait_until  # noqa: F401 (plat)
+from test_mux_workers import log_events
+
+TRIES = 40
+
+
+def new_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def imaps_cycle(ctx, port, session=None, user=None):
+    """Connects, (logs in,) logs out, closes with close_notify; returns
+    (reused, session for the next time, tickets received, local port)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = ctx.wrap_socket(raw, session=session)
+    local = s.getsockname()[1]
+    buf = b""
+
+    def until(tag):
+        nonlocal buf
+        while True:
+            while b"\r\n" not in buf:
+                chunk = s.recv(65536)
+                assert chunk, "closed early: %r" % buf
+                buf += chunk
+            line, buf = buf.split(b"\r\n", 1)
+            if line.startswith(tag):
+                return line
+
+    assert until(b"* OK")
+    if user:
+        s.sendall(b'a LOGIN "%s" "%s"\r\n' % (user[0].encode(),
+                                              user[1].encode()))
+        assert until(b"a ").startswith(b"a OK")
+    s.sendall(b"z LOGOUT\r\n")
+    assert until(b"z ").startswith(b"z OK")
+    reused = s.session_reused
+    sess = s.session
+    try:
+        s.unwrap()
+    except (OSError, ssl.SSLError):
+        pass
+    s.close()
+    return reused, sess, local
+
+
+def test_mux_workers_resume_each_others_tickets(plat):
+    ms1 = plat.store("ms1", listen=("lmtp", "imap"))
+    user = plat.user("rs", ms1)
+    mux = plat.start_mux(protos=("imaps",), workers=2)
+    assert wait_until(lambda: len(log_events(mux, "mux_started")) >= 2,
+                      10), mux.log_text()
+    ctx = new_ctx()
+    port = mux.port("imaps")
+    sess = None
+    seen = []
+    for i in range(TRIES):
+        reused, sess, local = imaps_cycle(ctx, port, sess,
+                                          user if i < 3 else None)
+        assert sess is not None and sess.has_ticket
+        seen.append((local, reused))
+        if i >= 3 and len(workers_of(mux, seen)) > 1:
+            break
+    assert not seen[0][1], "the first connection cannot resume"
+    assert all(r for _, r in seen[1:]), seen
+    assert len(workers_of(mux, seen)) > 1, "one worker took everything"
+    # a login on a resumed session is an ordinary login
+    logins = log_events(mux, "login")
+    assert len(logins) == 3 and all("tls=" in l for _, l in logins)
+
+
+def workers_of(mux, seen):
+    """The pids of the workers that accepted the connections in seen."""
+    pids = set()
+    opens = log_events(mux, "conn_open")
+    for local, _ in seen:
+        for pid, line in opens:
+            if ("peer=127.0.0.1:%d " % local) in line + " ":
+                pids.add(pid)
+    return pids
+
+
+def test_store_resumes_and_sends_one_ticket(plat):
+    ms1 = plat.store("ms1", listen=("lmtp", "imap", "imaps"))
+    user = plat.user("rt", ms1)
+    ctx = new_ctx()
+    port = ms1.port("imaps")
+    reused, sess, _ = imaps_cycle(ctx, port, None, user)
+    assert not reused and sess.has_ticket
+    for _ in range(3):
+        reused, sess, _ = imaps_cycle(ctx, port, sess, user)
+        assert reused
+    # one ticket per handshake, as openssl s_client reports them
+    out = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+         "-tls1_3", "-ign_eof"],
+        input=b"z LOGOUT\r\n", capture_output=True, timeout=20).stdout
+    assert b"z OK" in out, out[-2000:]
+    assert out.count(b"New Session Ticket arrived") == 1, out[-4000:]
