@@ -7,7 +7,8 @@
 #   logins  logins/s (connect, greeting, LOGIN, SELECT INBOX, LOGOUT, close)
 #           and p50/p99 at 1, 16 and 64 clients, plain, with the ratio
 #           rookery / better peer
-#   tls     the same over TLS (rookery-mux and nginx)
+#   tls     the same over TLS (rookery-mux and nginx), full handshakes and
+#           resumed sessions (each client presents its last ticket)
 #   fetch   FETCH throughput of large messages (FETCH_MSGS messages of
 #           FETCH_SIZE bytes per user, "UID FETCH 1:* BODY.PEEK[]" in a
 #           loop) at 1, 4 and 16 clients: the store directly, through
@@ -24,7 +25,7 @@
 #
 # Knobs (environment): PARTS; SECS, COUNT (logins, tls); FETCH_USERS,
 # FETCH_MSGS, FETCH_SIZE, FETCH_SECS, FETCH_COUNT, FETCH_CLIENTS,
-# FETCH_SET (fetch); IDLE, IDLE_SECS (bound on opening), IDLE_MODES
+# FETCH_SET, FETCH_REPS (fetch); IDLE, IDLE_SECS (bound on opening), IDLE_MODES
 # ("plain tls"), GEN_MAX (sessions per load process), MUX_WORKERS (idle
 # part, default 3), NGX_IDLE_WORKERS (default: as many as the mux's);
 # NGX_WORKERS (nginx for the other parts, default 1).
@@ -53,6 +54,10 @@ FETCH_USERS=${FETCH_USERS:-4}
 FETCH_MSGS=${FETCH_MSGS:-20}
 FETCH_SIZE=${FETCH_SIZE:-1048576}
 FETCH_SECS=${FETCH_SECS:-$SECS}
+# each cell: direct, mux, nginx in turn, FETCH_REPS rounds; the median
+# round of each is reported (the 2-core machine's noise is of the size of
+# the differences measured)
+FETCH_REPS=${FETCH_REPS:-3}
 FETCH_COUNT=${FETCH_COUNT:-5000}
 FETCH_CLIENTS=${FETCH_CLIENTS:-1 4 16}
 FETCH_SET=${FETCH_SET:-1:*}   # e.g. FETCH_SET=1: one message per command
@@ -322,6 +327,9 @@ mail {
         protocol imap;
         ssl_certificate $T/cert.pem;
         ssl_certificate_key $T/key.pem;
+        # nginx 1.22's default is TLSv1 to TLSv1.2; both proxies on the
+        # same protocols (rookery-mux: 1.2 and 1.3), so both do TLS 1.3
+        ssl_protocols TLSv1.2 TLSv1.3;
     }
 }
 CONF
@@ -396,15 +404,30 @@ if part tls; then
 	echo
 	echo "## IMAP logins over TLS (imaps, P-256 certificate, full handshake each), ${SECS}s or $COUNT logins per cell"
 	echo
+	echo "Both proxies allow TLS 1.2 and 1.3 (nginx: \`ssl_protocols TLSv1.2 TLSv1.3\`; its 1.22 default stops at 1.2); the load generator (OpenSSL 3) negotiates the protocol in the tls column."
+	echo
 	echo "TLS compares rookery-mux and nginx only (this perdition build lists no TLS options in --help)."
 	echo
-	echo "| clients | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | ratio rookery / nginx |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| clients | tls | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | ratio rookery / nginx |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for c in 1 16 64; do
 		r=$(load "$MTP" rookery-tls $c -T)
 		n=$(load "$NTP" nginx-tls $c -T)
 		for l in "$r" "$n"; do echo "$l" >>"$T/raw"; done
-		echo "| $c | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(ratio "$(kv rate "$r")" "$(kv rate "$n")") |"
+		echo "| $c | $(kv tls "$r") / $(kv tls "$n") | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(ratio "$(kv rate "$r")" "$(kv rate "$n")") |"
+	done
+	echo
+	echo "## IMAP logins over TLS with session resumption, ${SECS}s or $COUNT logins per cell"
+	echo
+	echo "The same cycle, each client thread presenting the session ticket of its previous connection (as a desktop client reconnecting does): an abbreviated handshake, no certificate and no signature.  resumed = handshakes the server accepted as resumptions."
+	echo
+	echo "| clients | rookery-mux logins/s | resumed | p50 ms | p99 ms | nginx logins/s | resumed | p50 ms | p99 ms | ratio rookery / nginx |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	for c in 1 16 64; do
+		r=$(load "$MTP" rookery-tls-resume $c "-T -R")
+		n=$(load "$NTP" nginx-tls-resume $c "-T -R")
+		for l in "$r" "$n"; do echo "$l" >>"$T/raw"; done
+		echo "| $c | $(kv rate "$r") | $(kv resumed "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv resumed "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(ratio "$(kv rate "$r")" "$(kv rate "$n")") |"
 	done
 fi
 
@@ -413,6 +436,13 @@ fetch() { # PORT LABEL CLIENTS
 	"$TOOLS/muxload" -m fetch -p "$1" -U "f%d@example.com" \
 		-M "$FETCH_USERS" -w bench -c "$3" -n "$FETCH_COUNT" \
 		-t "$FETCH_SECS" -q "$FETCH_SET" -l "$2"
+}
+# median_line FILE: the line with the median mb_s (of an odd count; the
+# lower middle of an even one)
+median_line() {
+	awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^mb_s=/) print substr($i, 6), NR }' "$1" |
+		sort -n | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }' |
+		{ read -r n; sed -n "${n}p" "$1"; }
 }
 # fetch_cell LINE: "MB/s | p50 ms", and a complaint on stderr if anything
 # failed or a FETCH did not bring every message
@@ -435,17 +465,25 @@ if part fetch; then
 		-M "$FETCH_USERS" -w bench -c "$FETCH_USERS" -n "$FETCH_USERS" \
 		-t 60 -l warmup >>"$T/raw"
 	echo
-	echo "## FETCH throughput of large messages, ${FETCH_SECS}s or $FETCH_COUNT FETCHes per cell"
+	echo "## FETCH throughput of large messages, ${FETCH_SECS}s or $FETCH_COUNT FETCHes per run, median of $FETCH_REPS runs per cell"
 	echo
-	echo "\`UID FETCH $FETCH_SET BODY.PEEK[]\` in a loop on INBOX, $FETCH_MSGS messages of $FETCH_SIZE bytes each ($FETCH_USERS users, client i on user i mod $FETCH_USERS; filled with APPEND before the timed part); MB/s = message bytes (the literals) received per second, 10^6 bytes; p50 = one whole FETCH command; same store (TCP) behind both proxies; rookery-mux $(echo "$MUX_PIDS" | wc -w) process(es), nginx worker_processes = $NGX_WORKERS (default proxy_buffer) on $(nproc) cores"
+	echo "\`UID FETCH $FETCH_SET BODY.PEEK[]\` in a loop on INBOX, $FETCH_MSGS messages of $FETCH_SIZE bytes each ($FETCH_USERS users, client i on user i mod $FETCH_USERS; filled with APPEND before the timed part); MB/s = message bytes (the literals) received per second, 10^6 bytes, the median of $FETCH_REPS runs taken in turn (direct, mux, nginx, direct, ...); p50 = one whole FETCH command; same store (TCP) behind both proxies; rookery-mux $(echo "$MUX_PIDS" | wc -w) process(es), nginx worker_processes = $NGX_WORKERS (default proxy_buffer) on $(nproc) cores"
 	echo
 	echo "| clients | direct MB/s | p50 ms | rookery-mux MB/s | p50 ms | nginx MB/s | p50 ms | ratio mux / direct | ratio nginx / direct |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	for c in $FETCH_CLIENTS; do
-		d=$(fetch "$SP" direct "$c")
-		r=$(fetch "$MP" rookery "$c")
-		n=$(fetch "$NP" nginx "$c")
-		for l in "$d" "$r" "$n"; do echo "$l" >>"$T/raw"; done
+		: >"$T/f.direct"; : >"$T/f.rookery"; : >"$T/f.nginx"
+		k=0
+		while [ $k -lt "$FETCH_REPS" ]; do
+			fetch "$SP" direct "$c" >>"$T/f.direct"
+			fetch "$MP" rookery "$c" >>"$T/f.rookery"
+			fetch "$NP" nginx "$c" >>"$T/f.nginx"
+			k=$((k + 1))
+		done
+		cat "$T/f.direct" "$T/f.rookery" "$T/f.nginx" >>"$T/raw"
+		d=$(median_line "$T/f.direct")
+		r=$(median_line "$T/f.rookery")
+		n=$(median_line "$T/f.nginx")
 		echo "| $c | $(fetch_cell "$d") | $(fetch_cell "$r") | $(fetch_cell "$n") | $(ratio "$(kv mb_s "$r")" "$(kv mb_s "$d")") | $(ratio "$(kv mb_s "$n")" "$(kv mb_s "$d")") |"
 	done
 	echo

@@ -4,7 +4,7 @@
  * perdition).
  *
  *   muxload -m login -p PORT -U FMT -M USERS -w PASS [-c CLIENTS]
- *           [-n LOGINS] [-t SECONDS] [-l LABEL] [-T]
+ *           [-n LOGINS] [-t SECONDS] [-l LABEL] [-T [-R]]
  *   muxload -m idle  -p PORT -U FMT -M USERS -w PASS -k SESSIONS
  *           [-P PID]... [-t SECONDS] [-c THREADS] [-l LABEL] [-T]
  *           [-W FILE [-H SECONDS]]
@@ -39,7 +39,9 @@
  *        SECONDS.
  *
  * -T speaks TLS from the first byte (imaps), full handshake per
- * connection, no certificate check.  The bench build links only -lpthread
+ * connection, no certificate check; with -R each client thread presents
+ * the session (ticket) of its previous connection, as a desktop client
+ * reconnecting does, and the login report counts the resumed handshakes.  The bench build links only -lpthread
  * (Makefile), so OpenSSL (libssl.so.3) is loaded with dlopen.  Every line
  * printed is key=value.
  */
@@ -76,6 +78,7 @@ static int pids[MAX_PIDS];
 static int npids;
 static const char *label = "mux";
 static int use_tls;
+static int use_resume; /* -R: each client resumes its last TLS session */
 static long msg_size = 1024 * 1024;
 static const char *uidset = "1:*";
 static const char *wait_file;
@@ -89,6 +92,18 @@ static int (*p_SSL_connect)(void *);
 static int (*p_SSL_read)(void *, void *, int);
 static int (*p_SSL_write)(void *, const void *, int);
 static void (*p_SSL_free)(void *);
+static int (*p_SSL_shutdown)(void *);
+static int (*p_SSL_set_session)(void *, void *);
+static void *(*p_SSL_get1_session)(void *);
+static int (*p_SSL_session_reused)(const void *);
+static const char *(*p_SSL_get_version)(const void *);
+/* the protocol of the handshakes ("TLSv1.3"), for the report */
+static _Atomic(const char *) tls_version;
+static void (*p_SSL_SESSION_free)(void *);
+/* -R: the session a client thread presents on its next connection, as a
+ * mail client reconnecting presents its ticket */
+static __thread void *saved_session;
+static atomic_long resumed;
 
 static void tls_load(void)
 {
@@ -108,9 +123,18 @@ static void tls_load(void)
 	*(void **)&p_SSL_read = dlsym(h, "SSL_read");
 	*(void **)&p_SSL_write = dlsym(h, "SSL_write");
 	*(void **)&p_SSL_free = dlsym(h, "SSL_free");
+	*(void **)&p_SSL_shutdown = dlsym(h, "SSL_shutdown");
+	*(void **)&p_SSL_set_session = dlsym(h, "SSL_set_session");
+	*(void **)&p_SSL_get1_session = dlsym(h, "SSL_get1_session");
+	*(void **)&p_SSL_session_reused = dlsym(h, "SSL_session_reused");
+	*(void **)&p_SSL_SESSION_free = dlsym(h, "SSL_SESSION_free");
+	*(void **)&p_SSL_get_version = dlsym(h, "SSL_get_version");
 	if (method == NULL || ctx_new == NULL || p_SSL_new == NULL ||
 	    p_SSL_set_fd == NULL || p_SSL_connect == NULL ||
-	    p_SSL_read == NULL || p_SSL_write == NULL || p_SSL_free == NULL) {
+	    p_SSL_read == NULL || p_SSL_write == NULL || p_SSL_free == NULL ||
+	    p_SSL_shutdown == NULL || p_SSL_set_session == NULL ||
+	    p_SSL_get1_session == NULL || p_SSL_session_reused == NULL ||
+	    p_SSL_SESSION_free == NULL || p_SSL_get_version == NULL) {
 		fprintf(stderr, "muxload: libssl.so.3 lacks a function\n");
 		exit(1);
 	}
@@ -267,11 +291,16 @@ static int session_open(long u, struct reader *r)
 	}
 	if (use_tls) {
 		r->ssl = p_SSL_new(tls_ctx);
+		if (r->ssl != NULL && use_resume && saved_session != NULL)
+			p_SSL_set_session(r->ssl, saved_session);
 		if (r->ssl == NULL || p_SSL_set_fd(r->ssl, fd) != 1 ||
 		    p_SSL_connect(r->ssl) != 1) {
 			note_err("tls", "handshake failed");
 			goto fail;
 		}
+		if (p_SSL_session_reused(r->ssl))
+			resumed++;
+		tls_version = p_SSL_get_version(r->ssl);
 	}
 	if (read_line(r, line, sizeof(line)) < 0 ||
 	    strncmp(line, "* OK", 4) != 0) {
@@ -306,8 +335,24 @@ static void session_close(struct reader *r)
 
 	if (send_all(r, "c LOGOUT\r\n", 10) == 0)
 		(void)read_tagged(r, "c", line, sizeof(line));
-	if (r->ssl != NULL)
+	if (r->ssl != NULL) {
+		/*
+		 * close_notify, as a client does: OpenSSL marks a session
+		 * freed without it as not resumable.  By now the TLS 1.3
+		 * tickets that follow the handshake have been read.
+		 */
+		(void)p_SSL_shutdown(r->ssl);
+		if (use_resume) {
+			void *sess = p_SSL_get1_session(r->ssl);
+
+			if (sess != NULL) {
+				if (saved_session != NULL)
+					p_SSL_SESSION_free(saved_session);
+				saved_session = sess;
+			}
+		}
 		p_SSL_free(r->ssl);
+	}
 	r->ssl = NULL;
 	close(r->fd);
 }
@@ -712,7 +757,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: muxload -m login|idle|fill|fetch -p PORT [-U FMT] "
 		"[-M USERS] [-w PASS]\n  [-c CLIENTS] [-n COUNT] "
-		"[-t SECONDS] [-k SESSIONS] [-P PID]... [-l LABEL] [-T]\n"
+		"[-t SECONDS] [-k SESSIONS] [-P PID]... [-l LABEL] [-T [-R]]\n"
 		"  [-s BYTES] [-q UIDSET] [-W FILE] [-H SECONDS]\n");
 	exit(2);
 }
@@ -724,7 +769,7 @@ int main(int argc, char **argv)
 	long total = 0, k = 0;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "m:p:U:M:w:c:n:t:k:P:l:Ts:q:W:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:p:U:M:w:c:n:t:k:P:l:TRs:q:W:H:")) != -1) {
 		switch (opt) {
 		case 'm': mode = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -741,6 +786,7 @@ int main(int argc, char **argv)
 			break;
 		case 'l': label = optarg; break;
 		case 'T': use_tls = 1; break;
+		case 'R': use_resume = 1; break;
 		case 's': msg_size = atol(optarg); break;
 		case 'q': uidset = optarg; break;
 		case 'W': wait_file = optarg; break;
@@ -825,8 +871,11 @@ int main(int argc, char **argv)
 	if (all == NULL)
 		return 1;
 	printf("label=%s mode=login clients=%d logins=%ld failed=%ld "
-	       "secs=%.2f rate=%.0f p50_ms=%.2f p99_ms=%.2f err=\"%s\"\n",
-	       label, nclients, total, (long)atomic_load(&failed), elapsed,
+	       "tls=%s resumed=%ld secs=%.2f rate=%.0f p50_ms=%.2f "
+	       "p99_ms=%.2f err=\"%s\"\n",
+	       label, nclients, total, (long)atomic_load(&failed),
+	       tls_version != NULL ? tls_version : "no",
+	       (long)atomic_load(&resumed), elapsed,
 	       elapsed > 0 ? (double)total / elapsed : 0,
 	       total ? all[total / 2] * 1000 : 0,
 	       total ? all[(long)((double)total * 0.99)] * 1000 : 0,
