@@ -59,6 +59,7 @@ struct saslsrv {
 	sasl_callback_t callbacks[2];
 
 	int used; /* conn served an exchange: renew first */
+	int cached; /* the last success came from the cache */
 	int in_progress;
 	int success_pending; /* authenticated once the client acks */
 	char *mechs;	     /* last saslsrv_mechanisms() answer */
@@ -519,6 +520,7 @@ static void saslsrv_reset_result(struct saslsrv *s)
 	s->error = NULL;
 	s->in_progress = 0;
 	s->success_pending = 0;
+	s->cached = 0;
 }
 
 void saslsrv_free(struct saslsrv **sp)
@@ -805,6 +807,7 @@ static enum saslsrv_result saslsrv_plain_cached(struct saslsrv *s,
 		return saslsrv_fail(s, SASLSRV_FAIL, "authorization refused");
 	s->user = xstrdup(*zid != '\0' ? zid : canon);
 	s->mech = xstrdup("PLAIN");
+	s->cached = 1;
 	return SASLSRV_OK;
 }
 
@@ -907,6 +910,7 @@ enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,
 	if (authcache_lookup(user, pass, &cached)) {
 		s->authid = xstrdup(cached);
 		canon = s->authid;
+		s->cached = 1;
 		goto verified;
 	}
 	if (saslsrv_prepare(s) < 0)
@@ -955,6 +959,11 @@ const char *saslsrv_authid(const struct saslsrv *s)
 const char *saslsrv_mech(const struct saslsrv *s)
 {
 	return s->mech;
+}
+
+int saslsrv_cached(const struct saslsrv *s)
+{
+	return s->cached;
 }
 
 const char *saslsrv_error(const struct saslsrv *s)

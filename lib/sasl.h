@@ -110,6 +110,9 @@ enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,
 const char *saslsrv_user(const struct saslsrv *s);
 const char *saslsrv_authid(const struct saslsrv *s);
 const char *saslsrv_mech(const struct saslsrv *s);
+/* After SASLSRV_OK: 1 when the password was found in the cache of
+ * verified logins (sasl_cache.h), 0 when the user database was read. */
+int saslsrv_cached(const struct saslsrv *s);
 /* A short reason for logs after a failure ("authentication failure"). */
 const char *saslsrv_error(const struct saslsrv *s);
 

@@ -116,6 +116,8 @@ static enum saslsrv_result finish(struct front *f, enum saslsrv_result r)
 	f->mech = NULL;
 	if (r == SASLSRV_OK)
 		r = check_identity(f);
+	if (r == SASLSRV_OK && saslsrv_cached(f->sasl))
+		f->m->stats.auth_cache_hits++;
 	return r;
 }
 

@@ -4,7 +4,8 @@
  * data lines "* ...", one final "OK" or "NO" line.
  *
  *   status   "* state=running role=mux pid=N uptime=N connections=N
- *             sessions=N logins=N logins_per_min=N auth_failures=N ..."
+ *             sessions=N logins=N logins_per_min=N auth_failures=N
+ *             auth_cache_hits=N ..."
  *             then one
  *             "* store=NAME sessions=N" line per store with sessions
  *   quit     "OK bye", then the connection closes
@@ -66,12 +67,13 @@ static void status_line(struct strbuf *b, int pid, const struct mux *m,
 	strbuf_printf(b,
 		      "* state=running role=mux pid=%d uptime=%lld "
 		      "connections=%u sessions=%u logins=%lu logins_per_min=%u "
-		      "auth_failures=%lu "
+		      "auth_failures=%lu auth_cache_hits=%lu "
 		      "backend_failures=%lu sessions_moved=%lu refused_ip=%lu "
 		      "refused_user=%lu rate_limited=%lu lmtp_rcpts=%lu "
 		      "lmtp_tempfail=%lu",
 		      pid, (long long)time(NULL) - m->started, conns, sessions,
-		      s->logins, per_min, s->auth_failures, s->backend_failures,
+		      s->logins, per_min, s->auth_failures, s->auth_cache_hits,
+		      s->backend_failures,
 		      s->sessions_killed, s->refused_ip, s->refused_user,
 		      s->refused_rate, s->lmtp_rcpts, s->lmtp_tempfail);
 }
@@ -111,6 +113,7 @@ static void stats_add(struct mux_stats *t, const struct mux_stats *s)
 {
 	t->logins += ld(&s->logins);
 	t->auth_failures += ld(&s->auth_failures);
+	t->auth_cache_hits += ld(&s->auth_cache_hits);
 	t->backend_failures += ld(&s->backend_failures);
 	t->sessions_killed += ld(&s->sessions_killed);
 	t->refused_ip += ld(&s->refused_ip);

@@ -84,6 +84,7 @@ struct mux_stats {
 	unsigned rate_count[MUX_RATE_SLOTS];
 	long long rate_sec[MUX_RATE_SLOTS];
 	unsigned long auth_failures;
+	unsigned long auth_cache_hits;	/* passwords the login cache knew */
 	unsigned long backend_failures;
 	unsigned long sessions_killed;
 	unsigned long refused_ip;

@@ -49,6 +49,9 @@ def test_mux_password_change_is_seen_at_once(plat):
         assert imap_login(port, user, pw).startswith(b"a OK")
         assert imap_plain(port, "", user, pw).startswith(b"a OK")
         assert imap_login(port, user, pw + "x").startswith(b"a NO")
+    # the first LOGIN read the sasldb; the other five came from the cache
+    st = mux.status()
+    assert int(st["logins"]) == 6 and int(st["auth_cache_hits"]) == 5, st
     # a cached password is still no licence to act as someone else
     other, _ = plat.user("cb", ms1)
     age(plat.sasldb)

@@ -869,6 +869,7 @@ static void test_auth_cache(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(saslsrv_checkpass(s, ALICE, ALICE_PW, NULL),
 				 SASLSRV_OK);
+		assert_int_equal(saslsrv_cached(s), i);
 		assert_string_equal(saslsrv_user(s), ALICE);
 		assert_string_equal(saslsrv_mech(s), "LOGIN");
 		assert_int_equal(saslsrv_checkpass(s, ALICE, ALICE_PW, BOB),
@@ -878,6 +879,7 @@ static void test_auth_cache(void **state)
 				 SASLSRV_FAIL);
 
 		expect_plain(s, "", ALICE, ALICE_PW, SASLSRV_OK);
+		assert_int_equal(saslsrv_cached(s), 1);
 		assert_string_equal(saslsrv_user(s), ALICE);
 		assert_string_equal(saslsrv_authid(s), ALICE);
 		assert_string_equal(saslsrv_mech(s), "PLAIN");
@@ -892,6 +894,8 @@ static void test_auth_cache(void **state)
 	}
 	/* a new password: the old one stops working at once */
 	assert_int_equal(saslsrv_setpass(ALICE, "new-secret", &err), 0);
+	expect_plain(s, "", PROXY, PROXY_PW, SASLSRV_OK);
+	assert_int_equal(saslsrv_cached(s), 0);
 	assert_int_equal(saslsrv_checkpass(s, ALICE, ALICE_PW, NULL),
 			 SASLSRV_FAIL);
 	expect_plain(s, "", ALICE, ALICE_PW, SASLSRV_FAIL);
