@@ -290,6 +290,7 @@ struct backend *backend_connect(struct mux *m, const char *addr,
 			backend_destroy(b);
 			return NULL;
 		}
+		backend_sessions_apply(ssl, b->addr);
 		b->bev = bufferevent_openssl_socket_new(
 		    base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -399,6 +400,16 @@ void backend_resume(struct backend *b)
 	 * the loop, not from inside our caller. */
 	if (evbuffer_get_length(bufferevent_get_input(b->bev)) > 0)
 		event_active(b->kick, EV_TIMEOUT, 0);
+}
+
+const char *backend_tls_state(const struct backend *b)
+{
+	SSL *ssl;
+
+	if (!b->tls || b->bev == NULL)
+		return "no";
+	ssl = bufferevent_openssl_get_ssl(b->bev);
+	return ssl != NULL && SSL_session_reused(ssl) ? "resumed" : "full";
 }
 
 const char *backend_addr(const struct backend *b)

@@ -72,6 +72,21 @@ const char *backend_addr(const struct backend *b);
  * on the socket through ops->error, as if the backend had met it.
  */
 int backend_plain_fd(const struct backend *b);
+/* "no" for a plain backend, "full" or "resumed" for the TLS handshake
+ * it made (for the login log line). */
+const char *backend_tls_state(const struct backend *b);
+
+/*
+ * TLS sessions to stores (backend_sessions.c): once, on the mux's client
+ * context, backend_sessions_init() (0 or -1); before each handshake,
+ * backend_sessions_apply() names the store address and presents the last
+ * session it gave, so reconnecting costs an abbreviated handshake.
+ */
+struct ssl_ctx_st;
+struct ssl_st;
+int backend_sessions_init(struct ssl_ctx_st *ctx);
+void backend_sessions_apply(struct ssl_st *ssl, const char *addr);
+void backend_sessions_clear(void);
 size_t backend_input_pending(const struct backend *b);
 void backend_hold(struct backend *b, int hold);
 void backend_lost(struct backend *b, const char *why);

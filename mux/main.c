@@ -27,6 +27,7 @@
 #include "sasl.h"
 #include "strbuf.h"
 #include "tls.h"
+#include "mux/backend.h"
 #include "mux/mux.h"
 #include "mux/shared.h"
 #include "mux/workers.h"
@@ -87,6 +88,9 @@ static struct ssl_ctx_st *tls_setup(struct mux *m)
 	m->backend_tls = tls_client_ctx_new(m->conf.backend_tls_ca, &err);
 	if (m->backend_tls == NULL)
 		fatalx("event=tls_error error=\"%s\"", err);
+	if (backend_sessions_init(m->backend_tls) < 0)
+		log_warnx("event=tls_warning what=\"no resumption of TLS "
+			  "sessions to stores\"");
 	if (cert == NULL || key == NULL)
 		return NULL;
 	ctx = tls_server_ctx_new(cert, key, &err);
@@ -329,6 +333,7 @@ int main(int argc, char **argv)
 	listeners_free(lst, n_lst);
 	limits_free(&m.limits);
 	tls_ctx_free(&tls_ctx);
+	backend_sessions_clear();
 	tls_ctx_free(&m.backend_tls);
 	mux_config_clear(&m.conf);
 	config_free(&m.cfg);

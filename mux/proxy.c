@@ -338,10 +338,10 @@ static void splice_start(struct proxy *p)
 	count_login(&p->m->stats);
 	p->t_start_ms = mux_now_ms();
 	log_info("event=login session=%s proto=%s user=%s client=%s store=%s "
-		 "backend=%s mech=%s tls=%d",
+		 "backend=%s mech=%s tls=%d backend_tls=%s",
 		 conn_id(p->c), p->proto->name, log_q(q, sizeof(q), p->user),
 		 conn_peer(p->c), p->store, p->addr, p->mech,
-		 conn_is_tls(p->c));
+		 conn_is_tls(p->c), backend_tls_state(p->b));
 	backend_set_timeout(p->b, 0);
 	p->proto->ready(p);
 	/* From here on the session only copies bytes, often for hours:

@@ -7,8 +7,8 @@ import socket
 import ssl
 import subprocess
 
-from mux_helpers import plat, wait_until  # noqa: F401 (plat)
-from test_mux_workers import log_events
+from mux_helpers import Line, plat, wait_until  # noqa: F401 (plat)
+from test_mux_workers import kv, log_events
 
 TRIES = 40
 
@@ -109,3 +109,40 @@ def test_store_resumes_and_sends_one_ticket(plat):
         input=b"z LOGOUT\r\n", capture_output=True, timeout=20).stdout
     assert b"z OK" in out, out[-2000:]
     assert out.count(b"New Session Ticket arrived") == 1, out[-4000:]
+
+
+def test_mux_resumes_its_tls_sessions_to_stores(plat):
+    """With TLS to the store, the mux presents the ticket the store gave
+    it on the previous connection: one full handshake, then resumed."""
+    ms1 = plat.store("ms1", listen=("lmtp", "imap", "imaps"),
+                     register=False)
+    plat.directory.set_store(
+        "ms1", imap="127.0.0.1:%d tls" % ms1.port("imaps"),
+        lmtp="127.0.0.1:%d" % ms1.port("lmtp"))
+    user = plat.user("rb", ms1)
+    mux = plat.start_mux(protos=("imap",), allow_plaintext="yes")
+    for _ in range(4):
+        c = Line(mux.port("imap"))
+        assert c.greeting.startswith(b"* OK"), c.greeting
+        c.send('a LOGIN "%s" "%s"\r\n' % user)
+        assert c.until("a ")[-1].startswith(b"a OK")
+        c.send("b SELECT INBOX\r\n")
+        assert c.until("b ")[-1].startswith(b"b OK")
+        c.send("z LOGOUT\r\n")
+        assert c.closed()
+    assert wait_until(lambda: len(log_events(mux, "login")) == 4)
+    states = [kv(l)["backend_tls"] for _, l in log_events(mux, "login")]
+    assert states == ["full", "resumed", "resumed", "resumed"], states
+    # the store, restarted, no longer knows the ticket: a full handshake
+    # again, and resumption after it
+    ms1.stop()
+    ms1.start()
+    for _ in range(2):
+        c = Line(mux.port("imap"))
+        c.send('a LOGIN "%s" "%s"\r\n' % user)
+        assert c.until("a ")[-1].startswith(b"a OK")
+        c.send("z LOGOUT\r\n")
+        assert c.closed()
+    assert wait_until(lambda: len(log_events(mux, "login")) == 6)
+    states = [kv(l)["backend_tls"] for _, l in log_events(mux, "login")]
+    assert states[4:] == ["full", "resumed"], states
