@@ -756,14 +756,9 @@ static enum saslsrv_result saslsrv_outcome(struct saslsrv *s, int r,
 	return saslsrv_finish(s);
 }
 
-/*
- * PLAIN with an initial response (RFC 4616: authzid NUL authcid NUL
- * password), split in place; 0, or -1 for anything else, which is left
- * to the library to judge.  Only an authzid that is empty or a full
- * address is taken: one the library would leave as it is.
- */
-static int saslsrv_plain_split(char *in, unsigned inlen, const char **zid_r,
-			       const char **cid_r, const char **pass_r)
+/* sasl.h; in[inlen] is NUL (saslsrv_b64_decode() leaves it so). */
+int saslsrv_plain_split(char *in, unsigned inlen, const char **zid_r,
+			const char **cid_r, const char **pass_r)
 {
 	char *cid, *pass;
 
@@ -778,7 +773,6 @@ static int saslsrv_plain_split(char *in, unsigned inlen, const char **zid_r,
 	    memchr(pass, '\0', (size_t)(in + inlen - pass)) != NULL ||
 	    *cid == '\0')
 		return -1;
-	/* in is NUL-terminated past inlen (saslsrv_b64_decode) */
 	for (const char *p = in; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ')
 			return -1;

@@ -110,6 +110,16 @@ enum saslsrv_result saslsrv_checkpass(struct saslsrv *s, const char *user,
 const char *saslsrv_user(const struct saslsrv *s);
 const char *saslsrv_authid(const struct saslsrv *s);
 const char *saslsrv_mech(const struct saslsrv *s);
+/*
+ * A PLAIN message (RFC 4616: authzid NUL authcid NUL password) of inlen
+ * bytes, with in[inlen] a NUL, split into its three NUL-terminated parts;
+ * 0, or -1 for anything else (left to the library to judge).  Only an
+ * authzid that is empty or a full address (with '@', nothing at or
+ * below space) is taken: one the library would leave as it is.  For the
+ * cache of verified logins.
+ */
+int saslsrv_plain_split(char *in, unsigned inlen, const char **zid_r,
+			const char **cid_r, const char **pass_r);
 /* After SASLSRV_OK: 1 when the password was found in the cache of
  * verified logins (sasl_cache.h), 0 when the user database was read. */
 int saslsrv_cached(const struct saslsrv *s);

@@ -842,6 +842,43 @@ static void test_checkpass(void **state)
 	saslsrv_free(&s);
 }
 
+static int split(const char *msg, size_t len, const char **z,
+		 const char **c, const char **p)
+{
+	static char buf[256];
+
+	memcpy(buf, msg, len);
+	buf[len] = '\0';
+	return saslsrv_plain_split(buf, (unsigned)len, z, c, p);
+}
+
+/* The PLAIN splitter the cache uses (RFC 4616 framing). */
+#define SPLIT(lit) split(lit, sizeof(lit) - 1, &z, &c, &p)
+static void test_plain_split(void **state)
+{
+	const char *z, *c, *p;
+
+	(void)state;
+	assert_int_equal(SPLIT("\0a@b\0pw"), 0);
+	assert_string_equal(z, "");
+	assert_string_equal(c, "a@b");
+	assert_string_equal(p, "pw");
+	assert_int_equal(SPLIT("x@y\0a@b\0pw"), 0);
+	assert_string_equal(z, "x@y");
+	assert_string_equal(p, "pw");
+	/* a password may hold anything but NUL */
+	assert_int_equal(SPLIT("\0a\0p w\x01\xff"), 0);
+	assert_string_equal(p, "p w\x01\xff");
+	/* left to the library: */
+	assert_int_equal(SPLIT(""), -1);
+	assert_int_equal(SPLIT("\0a@b"), -1);	  /* 1 NUL */
+	assert_int_equal(SPLIT("\0a@b\0"), -1);   /* no pw */
+	assert_int_equal(SPLIT("\0\0pw"), -1);    /* no id */
+	assert_int_equal(SPLIT("\0a\0b\0c"), -1); /* 3 NULs */
+	assert_int_equal(SPLIT("bob\0a\0pw"), -1); /* no @ */
+	assert_int_equal(SPLIT("b b@x\0a\0pw"), -1);
+}
+
 /* The sasldb's contents as if last written a minute ago: the cache of
  * verified logins (sasl_cache.h) stores nothing for a younger file. */
 static void sasldb_settle(void)
@@ -1019,6 +1056,7 @@ int main(void)
 	    cmocka_unit_test(test_cram_md5),
 	    cmocka_unit_test(test_checkpass),
 	    cmocka_unit_test(test_auth_cache),
+	    cmocka_unit_test(test_plain_split),
 	    cmocka_unit_test(test_all_mechanisms_client),
 	    cmocka_unit_test(test_saslpasswd2_interop),
 	    cmocka_unit_test(test_options),
