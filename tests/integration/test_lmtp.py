@@ -614,8 +614,11 @@ def test_sighup_reloads_log_level(store, make_user):
     with open(store.config_path, "a") as f:
         f.write("log_level = debug\n")
     os.kill(store.pid, signal.SIGHUP)
+    # two lines: the loop's "event=reload signal=HUP", then the store's
+    # "event=reload store=... log_level=debug" once it has re-read
     deadline = time.time() + 5
-    while "event=reload " not in store.log_text() and time.time() < deadline:
+    while ("log_level=debug" not in store.log_text()
+           and time.time() < deadline):
         time.sleep(0.05)
     assert "log_level=debug" in store.log_text()
     c = raw(store)
