@@ -28,7 +28,9 @@
 # FETCH_SET, FETCH_REPS (fetch); IDLE, IDLE_SECS (bound on opening), IDLE_MODES
 # ("plain tls"), GEN_MAX (sessions per load process), MUX_WORKERS (idle
 # part, default 3), NGX_IDLE_WORKERS (default: as many as the mux's);
-# NGX_WORKERS (nginx for the other parts, default 1).
+# NGX_WORKERS (nginx for the other parts, default 1); BACKEND_TLS=1:
+# rookery-mux reaches store ms1 over TLS (its imaps listener; nginx and
+# perdition cannot, and stay on the plain one).
 #
 # All proxies reach the stores on their TCP listeners (127.0.0.1), which
 # allow plaintext LOGIN: nginx and perdition can only log in to the
@@ -93,6 +95,7 @@ for p in low + [0]:
 }
 bench_tmp muxbench
 SP=$(free_port)   # store ms1 IMAP (TCP, plaintext allowed)
+STP=$(free_port)  # store ms1 IMAPS (BACKEND_TLS=1)
 SP2=$(free_port)  # store ms2 IMAP (idle part only)
 MP=$(free_port)   # rookery-mux IMAP
 NP=$(free_port)   # nginx mail IMAP
@@ -137,6 +140,7 @@ max_sessions_per_user = 100000
 role = primary
 data_dir = $R/data1
 listen = imap 127.0.0.1:$SP
+listen = imaps 127.0.0.1:$STP tls
 listen = control unix:$R/control1.sock
 
 [store ms2]
@@ -161,7 +165,11 @@ user_add() {
 	echo "$1 $3" >>"$N/routes"
 }
 : >"$N/routes"
-rk route store ms1 --imap "127.0.0.1:$SP" --up >/dev/null
+if [ "${BACKEND_TLS:-0}" = 1 ]; then
+	rk route store ms1 --imap "127.0.0.1:$STP tls" --up >/dev/null
+else
+	rk route store ms1 --imap "127.0.0.1:$SP" --up >/dev/null
+fi
 rk route store ms2 --imap "127.0.0.1:$SP2" --up >/dev/null
 rk user add mux@rookery.internal --store ms1 <"$R/mux.secret" >/dev/null
 if part logins || part tls; then
@@ -385,6 +393,10 @@ if part logins; then
 	echo "## IMAP logins through the proxy (plain), ${SECS}s or $COUNT logins per cell"
 	echo
 	echo "connect, greeting, LOGIN, SELECT INBOX, LOGOUT, close; same store (TCP) behind all three; nginx worker_processes = $NGX_WORKERS on $(nproc) cores"
+	if [ "${BACKEND_TLS:-0}" = 1 ]; then
+		echo
+		echo "BACKEND_TLS=1: rookery-mux reaches the store over TLS (resuming its sessions to it); nginx and perdition on the plain listener, as they cannot."
+	fi
 	echo
 	echo "| clients | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | perdition logins/s | p50 ms | p99 ms | ratio rookery / better peer |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|"
