@@ -83,6 +83,15 @@ def fetch_all(c, tag=b"f", **kw):
     return read_until_tag(c, tag, **kw)
 
 
+def fetch_direct(ms1, user):
+    """The whole INBOX fetched from the store itself, to compare with."""
+    d = login(ms1.port("imap"), user)
+    try:
+        return fetch_all(d)
+    finally:
+        d.close()
+
+
 def mux_pids(mux):
     """The mux's process and its workers (children)."""
     pids = [mux.proc.pid]
@@ -126,9 +135,7 @@ def rss_kb(mux):
 
 def test_large_fetch_identical_to_direct(env):
     plat, mux, ms1, user = env
-    d = login(ms1.port("imap"), user)
-    direct = fetch_all(d)
-    d.close()
+    direct = fetch_direct(ms1, user)
     assert direct.count(b"* ") >= NMSG
     assert len(direct) > NMSG * MSG_SIZE
     c = login(mux.port("imap"), user)
@@ -171,9 +178,7 @@ def test_logout_pipelined_behind_a_spliced_fetch(env):
 
 def test_slow_reader_gets_everything(env):
     plat, mux, ms1, user = env
-    d = login(ms1.port("imap"), user)
-    direct = fetch_all(d)
-    d.close()
+    direct = fetch_direct(ms1, user)
     c = login(mux.port("imap"), user)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     rss0 = rss_kb(mux)
@@ -257,9 +262,7 @@ def test_no_pipe_falls_back_to_buffered(env):
     """pipe() failing (EMFILE) leaves the session on the buffered relay."""
     import resource
     plat, mux, ms1, user = env
-    d = login(ms1.port("imap"), user)
-    direct = fetch_all(d)
-    d.close()
+    direct = fetch_direct(ms1, user)
     c = login(mux.port("imap"), user)
     saved = {}
     try:
@@ -283,9 +286,7 @@ def test_no_pipe_falls_back_to_buffered(env):
 def test_idle_timeout_spares_a_long_spliced_fetch(env):
     """Spliced output re-arms the client's idle timeout like any other."""
     plat, mux, ms1, user = env
-    d = login(ms1.port("imap"), user)
-    direct = fetch_all(d)
-    d.close()
+    direct = fetch_direct(ms1, user)
     short = plat.start_mux(idle_timeout="2")
     c = login(short.port("imap"), user)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
