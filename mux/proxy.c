@@ -24,8 +24,8 @@
  * more than HIGH bytes queued, start again below LOW. */
 #define PROXY_OUT_HIGH (256 * 1024)
 #define PROXY_OUT_LOW (64 * 1024)
-/* No pipe for a bulk relay (descriptors short): the buffered path for a
- * while, rather than draining the client for nothing at every block. */
+/* No pipe for a bulk relay (descriptors short, or the pipe allowance
+ * spent): the buffered path for a while, rather than draining the client for nothing at every block. */
 #define PROXY_SPLICE_RETRY_MS 1000
 
 unsigned mux_random(unsigned n)
@@ -287,8 +287,8 @@ static void client_drained(struct conn *c)
 		return;
 	if (p->want_splice) {
 		p->want_splice = 0;
-		/* No pipe (EMFILE...) or something buffered after all: the
-		 * buffered path goes on. */
+		/* No pipe (EMFILE, a pipe too small) or something buffered
+		 * after all: the buffered path goes on. */
 		if (!p->ending &&
 		    msplice_start(p->m, p->b, p->c, &p->bytes_down,
 				  down_tail_add, p, &p->sp) < 0)

@@ -22,9 +22,13 @@
 #include "mux/mux.h"
 #include "mux/splice.h"
 
-/* What the pipe is asked to hold; the kernel's default (64 KiB) when the
- * per-user pipe allowance says no. */
+/* What the pipe is asked to hold.  A user over its pipe allowance
+ * (fs.pipe-user-pages-soft, 64 MiB by default) is refused the resize and
+ * gets pipes of two pages; below SPLICE_MIN_PIPE the relay stays buffered
+ * (net_bulk.c reads 64 KiB blocks), and small_read() may count on the
+ * pipe holding more than SPLICE_SMALL. */
 #define SPLICE_PIPE_SIZE (256 * 1024)
+#define SPLICE_MIN_PIPE (64 * 1024)
 /* A wake-up that finds less than this in the store's socket (and nothing
  * in the pipe) is a small reply (a tagged completion, a BYE): it is read
  * into user space, shown to the owner's tail hook (the session-end log and
@@ -56,6 +60,25 @@ struct msplice {
 
 static const struct timeval quiet_tv = {SPLICE_QUIET_MS / 1000,
 					(SPLICE_QUIET_MS % 1000) * 1000};
+
+/* A pipe too small to be worth it: said once per process at warn level
+ * (what to raise), at debug level afterwards. */
+static void small_pipe(struct conn *c, size_t cap)
+{
+	static int said;
+
+	if (!said) {
+		said = 1;
+		log_warnx("event=splice_small_pipe session=%s granted=%zu "
+			  "wanted=%d hint=\"the kernel refused a bigger pipe: "
+			  "raise fs.pipe-user-pages-soft for the mux's user; "
+			  "bulk is relayed buffered meanwhile\"",
+			  conn_id(c), cap, SPLICE_PIPE_SIZE);
+		return;
+	}
+	log_debug("event=splice_small_pipe session=%s granted=%zu",
+		  conn_id(c), cap);
+}
 
 int msplice_possible(struct backend *b, struct conn *c)
 {
@@ -313,7 +336,14 @@ int msplice_start(struct mux *m, struct backend *b, struct conn *c,
 	sz = fcntl(s->pfd[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
 	if (sz <= 0)
 		sz = fcntl(s->pfd[1], F_GETPIPE_SZ);
-	s->cap = sz > 0 ? (size_t)sz : 65536;
+	s->cap = sz > 0 ? (size_t)sz : 0;
+	if (s->cap < SPLICE_MIN_PIPE) {
+		small_pipe(c, s->cap);
+		close(s->pfd[0]);
+		close(s->pfd[1]);
+		free(s);
+		return -1;
+	}
 	s->b = b;
 	s->c = c;
 	s->sfd = backend_plain_fd(b);

@@ -39,8 +39,9 @@ int msplice_possible(struct backend *b, struct conn *c);
  * Starts relaying b's input to c; *slot is the owner's pointer, set here
  * and reset to NULL whenever the relay ends, by itself or by
  * msplice_stop().  Bytes relayed are added to *bytes.  Returns -1 (and
- * nothing changes) when it cannot start, e.g. pipe() fails (EMFILE): the
- * caller stays on the buffered path.
+ * nothing changes) when it cannot start, e.g. pipe() fails (EMFILE) or the
+ * kernel grants a pipe under 64 KiB (the mux's user is over its pipe
+ * allowance): the caller stays on the buffered path.
  */
 int msplice_start(struct mux *m, struct backend *b, struct conn *c,
 		  unsigned long long *bytes,

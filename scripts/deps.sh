@@ -11,6 +11,7 @@ libsasl2-modules libsasl2-modules-db sasl2-bin libdb-dev libldap-dev
 zlib1g-dev libcmocka-dev clang libclang-rt-14-dev openssl"
 TEST_PKGS="python3 python3-pytest curl ldap-utils python3-ldap3 sieve-connect
 cyrus-clients cyrus-admin libnet-sieve-perl isync fetchmail slapd procps
+util-linux
 dovecot-sieve"
 BENCH_PKGS="dovecot-lmtpd dovecot-imapd dovecot-pop3d
 dovecot-sieve dovecot-managesieved nginx libnginx-mod-mail perdition"

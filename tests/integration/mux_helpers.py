@@ -110,8 +110,12 @@ class Directory:
 
 
 class Mux:
-    def __init__(self, base, cert, sasldb, directory, settings, protos):
+    def __init__(self, base, cert, sasldb, directory, settings, protos,
+                 wrap=()):
         self.dir = base
+        # a command the mux runs under (e.g. setpriv), exec'ing it: the
+        # same process
+        self.wrap = list(wrap)
         self.config_path = os.path.join(base, "rookery.conf")
         self.log_path = os.path.join(base, "mux.log")
         self.control_path = os.path.join(base, "mux-control.sock")
@@ -146,7 +150,8 @@ class Mux:
         return self.ports[proto]
 
     def start(self):
-        argv = [os.path.join(BIN, "rookery-mux"), "-c", self.config_path]
+        argv = self.wrap + [os.path.join(BIN, "rookery-mux"), "-c",
+                            self.config_path]
         if os.environ.get("ROOKERY_DEBUG"):
             argv.append("-d")
         env = dict(os.environ)
@@ -268,10 +273,10 @@ class MuxPlatform:
         self.directory.set_user(addr, st.name)
         return addr, password
 
-    def start_mux(self, protos=MUX_PROTOS, **settings):
+    def start_mux(self, protos=MUX_PROTOS, wrap=(), **settings):
         d = tempfile.mkdtemp(prefix="m", dir=self.base)
         mux = Mux(d, self.cert, self.sasldb, self.directory.path, settings,
-                  protos)
+                  protos, wrap)
         self.muxes.append(mux)
         mux.start()
         return mux

@@ -6,8 +6,11 @@ ends the session cleanly, and no pipe outlives the burst."""
 import os
 import random
 import re
+import shutil
 import smtplib
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -60,19 +63,24 @@ def read_until_tag(c, tag, limit=64 << 20, chunk=1 << 20, delay=0.0,
     """Raw bytes of a reply up to and including the tagged line; with
     delay, a pause after each chunk (for the first slow_bytes only, when
     given)."""
-    data = c.buf
+    data = bytearray(c.buf)
     c.buf = b""
     end = b"\r\n" + tag + b" "
+    start = 0
     while True:
-        i = data.find(end)
-        if i >= 0 and data.find(b"\r\n", i + 2) >= 0:
-            j = data.find(b"\r\n", i + 2) + 2
-            c.buf = data[j:]
-            return data[:j]
+        i = data.find(end, start)
+        if i >= 0:
+            j = data.find(b"\r\n", i + 2)
+            if j >= 0:
+                c.buf = bytes(data[j + 2:])
+                return bytes(data[:j + 2])
+            start = i
+        else:
+            start = max(0, len(data) - len(end))
         assert len(data) < limit
         got = c.sock.recv(chunk)
         if not got:
-            return data
+            return bytes(data)
         data += got
         if delay and (slow_bytes is None or len(data) < slow_bytes):
             time.sleep(delay)
@@ -303,3 +311,89 @@ def test_idle_timeout_spares_a_long_spliced_fetch(env):
     # and idle it is, afterwards
     assert c.closed(timeout=6)
     assert b"n OK" not in c.buf
+
+
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
+# the mux without the two capabilities that exempt a process from the
+# per-user pipe allowance (fs.pipe-user-pages-soft), as a mux that has
+# dropped root to its own user is
+UNPRIVILEGED = ["setpriv", "--bounding-set", "-sys_admin,-sys_resource"]
+
+
+def exhaust_pipe_allowance():
+    """Pipes of 1 MiB, held by this (root) process, until root's per-user
+    pipe allowance is spent: an unprivileged root process then gets pipes
+    of two pages, and F_SETPIPE_SZ fails.  The pipes to close afterwards,
+    or None where this cannot be arranged."""
+    import fcntl
+    try:
+        soft = int(open("/proc/sys/fs/pipe-user-pages-soft").read())
+    except OSError:
+        return None
+    if soft == 0 or os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    held = []
+    want = soft * 4096 // (1 << 20) + 4
+    try:
+        for _ in range(want):
+            r, w = os.pipe()
+            held += [r, w]
+            fcntl.fcntl(w, F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass    # refused: the allowance is spent already
+    # check, as the mux will see it
+    probe = subprocess.run(
+        UNPRIVILEGED + [sys.executable, "-c",
+                        "import fcntl, os\n"
+                        "r, w = os.pipe()\n"
+                        "try:\n"
+                        "    fcntl.fcntl(w, %d, 262144)\n"
+                        "except OSError:\n"
+                        "    pass\n"
+                        "print(fcntl.fcntl(w, %d))\n"
+                        % (F_SETPIPE_SZ, F_GETPIPE_SZ)],
+        capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0 or int(probe.stdout) >= 65536:
+        for fd in held:
+            os.close(fd)
+        return None
+    return held
+
+
+def test_small_pipe_falls_back_to_buffered(plat):
+    """When the kernel grants a pipe smaller than the relay needs (the
+    mux's user has spent its pipe allowance), the session stays on the
+    buffered relay: slow and fast readers get every byte, no session
+    ends, and the mux says once what to raise."""
+    ms1 = plat.store("ms1", listen=IMAP_STORE)
+    user = plat.user("alice", ms1)
+    with smtplib.LMTP("127.0.0.1", ms1.port("lmtp"), timeout=60) as lm:
+        for i in range(NMSG):
+            lm.sendmail("s@example.org", [user[0]], big_message(i))
+    mux = plat.start_mux(wrap=UNPRIVILEGED)
+    direct = fetch_direct(ms1, user)
+    held = exhaust_pipe_allowance()
+    if held is None:
+        pytest.skip("needs root, setpriv and a pipe allowance to spend")
+    try:
+        fast = login(mux.port("imap"), user)
+        slow = login(mux.port("imap"), user)
+        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        assert fetch_all(fast) == direct
+        via = fetch_all(slow, chunk=16384, delay=0.002,
+                        slow_bytes=len(direct) // 4)
+        assert via == direct
+        for c in (fast, slow):
+            assert c.cmd("z LOGOUT").startswith(b"* BYE")
+            c.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+    time.sleep(0.3)
+    log = mux.log_text()
+    assert "backend_lost" not in log and "splice_pipe_short" not in log
+    assert log.count("event=splice_small_pipe") == 1, log[-3000:]
+    # and with the allowance back, bulk is spliced again
+    c = login(mux.port("imap"), user)
+    assert fetch_all(c) == direct
+    c.close()
