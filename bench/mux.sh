@@ -28,7 +28,8 @@
 # FETCH_SET, FETCH_REPS (fetch); IDLE, IDLE_SECS (bound on opening), IDLE_MODES
 # ("plain tls"), GEN_MAX (sessions per load process), MUX_WORKERS (idle
 # part, default 3), NGX_IDLE_WORKERS (default: as many as the mux's);
-# NGX_WORKERS (nginx for the other parts, default 1); BACKEND_TLS=1:
+# WORKERS (rookery-mux's workers for the other parts, default 1) and
+# NGX_WORKERS (nginx's for them, default WORKERS); BACKEND_TLS=1:
 # rookery-mux reaches store ms1 over TLS (its imaps listener; nginx and
 # perdition cannot, and stay on the plain one).
 #
@@ -282,8 +283,18 @@ mux_up() { # CONFIG [WORKERS]: mux_start, or stop the run
 	tail -5 "$R/mux.log" >&2
 	exit 1
 }
+# WORKERS: rookery-mux's workers and nginx's worker_processes for the
+# logins, tls and fetch parts (1: one process each; the idle part has its
+# own, MUX_WORKERS)
+WORKERS=${WORKERS:-1}
 if part logins || part tls || part fetch; then
-	mux_up "$R/rookery.conf"
+	if [ "$WORKERS" -gt 1 ]; then
+		awk -v w="$WORKERS" '{ print } /^\[mux\]$/ { print "workers = " w }' \
+			"$R/rookery.conf" >"$R/main.conf"
+		mux_up "$R/main.conf" "$WORKERS"
+	else
+		mux_up "$R/rookery.conf"
+	fi
 fi
 
 # --- nginx mail proxy + auth_http responder ---------------------------------
@@ -308,8 +319,9 @@ class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
 S(("127.0.0.1", $AP), H).serve_forever()
 PY
 /usr/bin/python3 "$N/auth.py" 2>"$N/auth.log" &
-PIDS="$PIDS $!"
-NGX_WORKERS=${NGX_WORKERS:-1}
+AUTH_PID=$!
+PIDS="$PIDS $AUTH_PID"
+NGX_WORKERS=${NGX_WORKERS:-$WORKERS}
 # nginx_start WORKERS: NGX_PID, NGX_PIDS (master and workers)
 nginx_start() {
 	cat > "$N/nginx.conf" <<CONF
@@ -382,6 +394,51 @@ load() { # PORT LABEL CLIENTS [-T]
 	"$TOOLS/muxload" -m login -p "$1" -U "u%d@example.com" -M $NUSERS \
 		-w bench -c "$3" -n "$COUNT" -t "$SECS" -l "$2" ${4:-}
 }
+# cpu_ticks PID...: CPU time of each (user + system, its reaped children's
+# too: perdition forks per connection), summed, in clock ticks
+cpu_ticks() {
+	t=0
+	for q in "$@"; do
+		v=$(sed 's/.*) //' "/proc/$q/stat" 2>/dev/null |
+			awk '{ print $12 + $13 + $14 + $15 }')
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+HZ=$(getconf CLK_TCK)
+cpu_ms() { # TICKS LOGINS: ms per login
+	awk -v t="$1" -v n="$2" -v hz="$HZ" \
+		'BEGIN { if (n > 0) printf "%.3f", t * 1000 / hz / n; else print "-" }'
+}
+# load_cpu "PROXY_PIDS" "AUTH_PID" PORT LABEL CLIENTS [-T]: load's line,
+# with the CPU per login of the proxy (all its processes), of its auth
+# service (nginx's auth_http responder; none for the others) and of the
+# store appended: proxy_cpu_ms= auth_cpu_ms= store_cpu_ms=
+load_cpu() {
+	pp=$1
+	ap=$2
+	shift 2
+	# shellcheck disable=SC2086
+	b1=$(cpu_ticks $pp) b2=$(cpu_ticks $ap) b3=$(cpu_ticks "$STORE_PID")
+	l=$(load "$@")
+	# shellcheck disable=SC2086
+	a1=$(cpu_ticks $pp) a2=$(cpu_ticks $ap) a3=$(cpu_ticks "$STORE_PID")
+	n=$(kv logins "$l")
+	echo "$l proxy_cpu_ms=$(cpu_ms $((a1 - b1)) "$n") auth_cpu_ms=$(cpu_ms $((a2 - b2)) "$n") store_cpu_ms=$(cpu_ms $((a3 - b3)) "$n")"
+}
+# cpu_row CLIENTS ROOKERY_LINE NGINX_LINE: a row of the CPU-per-login table
+cpu_row() {
+	ours=$(awk -v a="$(kv proxy_cpu_ms "$2")" -v b="$(kv store_cpu_ms "$2")" 'BEGIN { printf "%.3f", a + b }')
+	theirs=$(awk -v a="$(kv proxy_cpu_ms "$3")" -v b="$(kv auth_cpu_ms "$3")" -v c="$(kv store_cpu_ms "$3")" 'BEGIN { printf "%.3f", a + b + c }')
+	echo "| $1 | $(kv client_cpu_ms "$2") | $(kv proxy_cpu_ms "$2") | $(kv store_cpu_ms "$2") | $ours | $(kv client_cpu_ms "$3") | $(kv proxy_cpu_ms "$3") | $(kv auth_cpu_ms "$3") | $(kv store_cpu_ms "$3") | $theirs | $(ratio "$theirs" "$ours") |"
+}
+cpu_table_head() {
+	echo
+	echo "CPU per login in the same cells (ms; user + system time from /proc and getrusage, all of each side's processes): the load generator's share of the same two cores, then the servers'.  The last column compares what the two server sides cost per login, apart from the load generator."
+	echo
+	echo "| clients | load generator | rookery-mux | store | rookery side | load generator | nginx | auth_http responder | store | nginx side | ratio nginx side / rookery side |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+}
 if part logins || part tls; then
 	# Warm up the store (every user's INBOX opened once), directly.
 	"$TOOLS/muxload" -m login -p "$SP" -U "u%d@example.com" -M $NUSERS \
@@ -392,7 +449,7 @@ if part logins; then
 	echo
 	echo "## IMAP logins through the proxy (plain), ${SECS}s or $COUNT logins per cell"
 	echo
-	echo "connect, greeting, LOGIN, SELECT INBOX, LOGOUT, close; same store (TCP) behind all three; nginx worker_processes = $NGX_WORKERS on $(nproc) cores"
+	echo "connect, greeting, LOGIN, SELECT INBOX, LOGOUT, close; same store (TCP) behind all three; rookery-mux workers = $WORKERS, nginx worker_processes = $NGX_WORKERS, on $(nproc) cores"
 	if [ "${BACKEND_TLS:-0}" = 1 ]; then
 		echo
 		echo "BACKEND_TLS=1: rookery-mux reaches the store over TLS (resuming its sessions to it); nginx and perdition on the plain listener, as they cannot."
@@ -400,16 +457,20 @@ if part logins; then
 	echo
 	echo "| clients | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | perdition logins/s | p50 ms | p99 ms | ratio rookery / better peer |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	: >"$T/cpu"
 	for c in 1 16 64; do
-		r=$(load "$MP" rookery $c)
-		n=$(load "$NP" nginx $c)
+		r=$(load_cpu "$MUX_PIDS" "" "$MP" rookery $c)
+		n=$(load_cpu "$NGX_PIDS" "$AUTH_PID" "$NP" nginx $c)
 		p=$(load "$PP" perdition $c)
+		cpu_row $c "$r" "$n" >>"$T/cpu"
 		for l in "$r" "$n" "$p"; do echo "$l" >>"$T/raw"; done
 		echo "$r" "$n" "$p" | grep -q 'failed=[1-9]' &&
 			printf '%s\n%s\n%s\n' "$r" "$n" "$p" | grep 'failed=[1-9]' >&2
 		b=$(best "$(kv rate "$n")" "$(kv rate "$p")")
 		echo "| $c | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(kv rate "$p") | $(kv p50_ms "$p") | $(kv p99_ms "$p") | $(ratio "$(kv rate "$r")" "$b") |"
 	done
+	cpu_table_head
+	cat "$T/cpu"
 fi
 
 if part tls; then
@@ -422,12 +483,16 @@ if part tls; then
 	echo
 	echo "| clients | tls | rookery-mux logins/s | p50 ms | p99 ms | nginx logins/s | p50 ms | p99 ms | ratio rookery / nginx |"
 	echo "|---|---|---|---|---|---|---|---|---|"
+	: >"$T/cpu"
 	for c in 1 16 64; do
-		r=$(load "$MTP" rookery-tls $c -T)
-		n=$(load "$NTP" nginx-tls $c -T)
+		r=$(load_cpu "$MUX_PIDS" "" "$MTP" rookery-tls $c -T)
+		n=$(load_cpu "$NGX_PIDS" "$AUTH_PID" "$NTP" nginx-tls $c -T)
 		for l in "$r" "$n"; do echo "$l" >>"$T/raw"; done
+		cpu_row $c "$r" "$n" >>"$T/cpu"
 		echo "| $c | $(kv tls "$r") / $(kv tls "$n") | $(kv rate "$r") | $(kv p50_ms "$r") | $(kv p99_ms "$r") | $(kv rate "$n") | $(kv p50_ms "$n") | $(kv p99_ms "$n") | $(ratio "$(kv rate "$r")" "$(kv rate "$n")") |"
 	done
+	cpu_table_head
+	cat "$T/cpu"
 	echo
 	echo "## IMAP logins over TLS with session resumption, ${SECS}s or $COUNT logins per cell"
 	echo
@@ -479,7 +544,7 @@ if part fetch; then
 	echo
 	echo "## FETCH throughput of large messages, ${FETCH_SECS}s or $FETCH_COUNT FETCHes per run, median of $FETCH_REPS runs per cell"
 	echo
-	echo "\`UID FETCH $FETCH_SET BODY.PEEK[]\` in a loop on INBOX, $FETCH_MSGS messages of $FETCH_SIZE bytes each ($FETCH_USERS users, client i on user i mod $FETCH_USERS; filled with APPEND before the timed part); MB/s = message bytes (the literals) received per second, 10^6 bytes, the median of $FETCH_REPS runs taken in turn (direct, mux, nginx, direct, ...); p50 = one whole FETCH command; same store (TCP) behind both proxies; rookery-mux $(echo "$MUX_PIDS" | wc -w) process(es), nginx worker_processes = $NGX_WORKERS (default proxy_buffer) on $(nproc) cores"
+	echo "\`UID FETCH $FETCH_SET BODY.PEEK[]\` in a loop on INBOX, $FETCH_MSGS messages of $FETCH_SIZE bytes each ($FETCH_USERS users, client i on user i mod $FETCH_USERS; filled with APPEND before the timed part); MB/s = message bytes (the literals) received per second, 10^6 bytes, the median of $FETCH_REPS runs taken in turn (direct, mux, nginx, direct, ...); p50 = one whole FETCH command; same store (TCP) behind both proxies; rookery-mux workers = $WORKERS, nginx worker_processes = $NGX_WORKERS (default proxy_buffer) on $(nproc) cores"
 	echo
 	echo "| clients | direct MB/s | p50 ms | rookery-mux MB/s | p50 ms | nginx MB/s | p50 ms | ratio mux / direct | ratio nginx / direct |"
 	echo "|---|---|---|---|---|---|---|---|---|"
