@@ -97,7 +97,12 @@ def worker_of(mux, c):
     raise AssertionError("no conn_open for " + peer)
 
 
-def spread(mux, n, proto="imap", tries=40, spare=0):
+# Surplus connections that surely trigger the mux's accept balancing:
+# more than MUX_BALANCE_SLACK (16, mux/shared.h) ahead of an idle worker.
+SPARE = 24
+
+
+def spread(mux, n, proto="imap", tries=None, spare=0):
     """n connections (greeted) on at least two workers: the kernel picks
     the worker, so connect one at a time until two have some.  With
     spare > 0 (only where no connection cap is near), up to that many
@@ -105,7 +110,7 @@ def spread(mux, n, proto="imap", tries=40, spare=0):
     mux's own balancing then makes it hold back and another worker take
     the next one, however the kernel hands them out."""
     got, held = [], []
-    for _ in range(tries):
+    for _ in range(tries or n + spare + 40):
         c = Line(mux.port(proto))
         pid = worker_of(mux, c)
         if len(got) == n - 1 and {p for _, p in got} == {pid}:
@@ -171,7 +176,7 @@ def test_logins_spread_over_workers_and_status_totals(plat):
     st = log_events(mux, "master_started")
     assert st and st[0][0] == mux.proc.pid
 
-    conns = spread(mux, 30, spare=12)
+    conns = spread(mux, 30, spare=SPARE)
 
     def login(i):
         user, pw = users[i % len(users)]
@@ -227,7 +232,7 @@ def test_per_ip_cap_is_global(plat):
 def test_per_user_cap_is_global(plat):
     ms1, users, mux = start(plat, workers=3, max_sessions_per_user=4)
     user, pw = users[0]
-    got = [(c, login_imap(c, user, pw)) for c in spread(mux, 4, spare=12)]
+    got = [(c, login_imap(c, user, pw)) for c in spread(mux, 4, spare=SPARE)]
     assert all(r.startswith(b"a OK") for _, r in got), got
     assert len({pid for pid, _ in log_events(mux, "login")}) > 1
     for _ in range(5):
@@ -354,7 +359,7 @@ def test_directory_move_ends_sessions_in_every_worker(plat):
     ms2 = plat.store("ms2", listen=STORE_LISTEN)
     movers = [plat.user("m%d" % i, ms2) for i in range(12)]
     sessions = []
-    for i, c in enumerate(spread(mux, 12, "pop3", spare=12)):
+    for i, c in enumerate(spread(mux, 12, "pop3", spare=SPARE)):
         c.cmd("USER " + movers[i][0])
         sessions.append((c, c.cmd("PASS " + movers[i][1])))
     assert all(r.startswith(b"+OK") for _, r in sessions)
