@@ -133,25 +133,72 @@ static int64_t parse_day(const char *s)
 	return (int64_t)timegm(&tm) / 86400;
 }
 
+/*
+ * NOT, OR and parenthesised lists nest keys; parsing, evaluation and
+ * freeing recurse once per level.  A command of 100,000 tokens (the
+ * parser's limit) could chain that many NOTs across LITERAL+ lines and
+ * overflow the stack, so nesting stops here: far beyond what a client
+ * builds (an OR per address in a long list of senders, say).
+ */
+#define SEARCH_MAX_DEPTH 1000
+
 struct parser {
 	const struct imap_arg *a;
 	size_t n, i;
+	unsigned depth;		/* levels of NOT / OR / lists above */
+	int too_deep;		/* set where SEARCH_MAX_DEPTH stopped it */
 };
 
 static int parse_key(struct parser *p, struct key *k);
 
-static int parse_list(const struct imap_arg *a, size_t n, struct key *k)
+/* The keys of a list (or a whole command) ANDed into k, one level below
+ * its parser's. */
+static int parse_list(struct parser *up, const struct imap_arg *a, size_t n,
+		      struct key *k)
 {
-	struct parser sub = {a, n, 0};
+	struct parser sub = {a, n, 0, up->depth + 1, 0};
+	int r = 0;
 
 	k->type = K_AND;
-	while (sub.i < sub.n) {
+	if (sub.depth > SEARCH_MAX_DEPTH) {
+		up->too_deep = 1;
+		return -1;
+	}
+	while (sub.i < sub.n && r == 0) {
 		k->sub = xrealloc(k->sub, (k->nsub + 1) * sizeof(*k->sub));
 		memset(&k->sub[k->nsub], 0, sizeof(*k->sub));
-		if (parse_key(&sub, &k->sub[k->nsub++]) < 0)
-			return -1;
+		r = parse_key(&sub, &k->sub[k->nsub++]);
 	}
-	return k->nsub > 0 ? 0 : -1;
+	up->too_deep |= sub.too_deep;
+	return r == 0 && k->nsub > 0 ? 0 : -1;
+}
+
+/* Keys nested one level below p's, parsed from p's position on. */
+static int parse_nested(struct parser *p, struct key *k)
+{
+	int r;
+
+	if (p->depth + 1 > SEARCH_MAX_DEPTH) {
+		p->too_deep = 1;
+		return -1;
+	}
+	p->depth++;
+	r = parse_key(p, k);
+	p->depth--;
+	return r;
+}
+
+/* A whole criteria list; 0, or -1 with *err_r for a BAD reply. */
+static int parse_criteria(const struct imap_arg *a, size_t n, struct key *root,
+			  const char **err_r)
+{
+	struct parser top = {NULL, 0, 0, 0, 0};
+
+	if (n > 0 && parse_list(&top, a, n, root) == 0)
+		return 0;
+	*err_r = top.too_deep ? "SEARCH criteria nested too deeply"
+			      : "Invalid SEARCH criteria";
+	return -1;
 }
 
 static const char *next_str(struct parser *p)
@@ -171,7 +218,7 @@ static int parse_key(struct parser *p, struct key *k)
 		return -1;
 	a = &p->a[p->i++];
 	if (a->type == IMAP_ARG_LIST)
-		return parse_list(a->list, a->count, k);
+		return parse_list(p, a->list, a->count, k);
 	if ((w = imap_arg_string(a)) == NULL || a->type != IMAP_ARG_ATOM)
 		return -1;
 	for (size_t i = 0; i < sizeof(simple_keys) / sizeof(*simple_keys); i++)
@@ -184,15 +231,15 @@ static int parse_key(struct parser *p, struct key *k)
 		k->type = K_NOT;
 		k->sub = xcalloc(1, sizeof(*k->sub));
 		k->nsub = 1;
-		return parse_key(p, &k->sub[0]);
+		return parse_nested(p, &k->sub[0]);
 	}
 	if (strcasecmp(w, "OR") == 0) {
 		k->type = K_OR;
 		k->sub = xcalloc(2, sizeof(*k->sub));
 		k->nsub = 2;
-		if (parse_key(p, &k->sub[0]) < 0)
+		if (parse_nested(p, &k->sub[0]) < 0)
 			return -1;
-		return parse_key(p, &k->sub[1]);
+		return parse_nested(p, &k->sub[1]);
 	}
 	if (strcasecmp(w, "UID") == 0) {
 		k->type = K_UID;
@@ -632,6 +679,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	int esearch = 0, want_modseq;
 	uint64_t modseq = 0;
 	uint32_t n = imap_view_count(s->view), k = 0, *res, *uids;
+	const char *err = NULL;
 
 	memset(&root, 0, sizeof(root));
 	if (cmd->nargs >= 2 && imap_arg_is_atom(&cmd->args[0], "RETURN") &&
@@ -649,9 +697,11 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		start += 2;
 	}
 	if (start >= cmd->nargs ||
-	    parse_list(cmd->args + start, cmd->nargs - start, &root) < 0) {
+	    parse_criteria(cmd->args + start, cmd->nargs - start, &root,
+			   &err) < 0) {
 		key_free(&root);
-		imap_bad(s, NULL, "Invalid SEARCH criteria");
+		imap_bad(s, NULL, start >= cmd->nargs
+					 ? "Invalid SEARCH criteria" : err);
 		return;
 	}
 	if (charset == NULL && start >= 2 &&
@@ -709,7 +759,8 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 
 /* SORT and THREAD (imap_sort.c, imap_thread.c): see imap_search.h. */
 int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
-		     size_t nargs, uint32_t **msns_r, size_t *n_r)
+		     size_t nargs, uint32_t **msns_r, size_t *n_r,
+		     const char **err_r)
 {
 	struct key root;
 	struct imap_view_info vi;
@@ -719,7 +770,8 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 	memset(&root, 0, sizeof(root));
 	*msns_r = NULL;
 	*n_r = 0;
-	if (nargs == 0 || parse_list(args, nargs, &root) < 0 ||
+	*err_r = "Invalid search criteria";
+	if (parse_criteria(args, nargs, &root, err_r) < 0 ||
 	    prepare_keys(&root, NULL) < 0) {
 		key_free(&root);
 		return -1;

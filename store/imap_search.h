@@ -16,10 +16,12 @@ struct imap_arg;
  * prefix) and evaluates them against the selected mailbox's view.
  * Returns 0 with the matching message sequence numbers, ascending, in
  * *msns_r (free() it) and their count in *n_r; or -1 for a syntax error
- * (nothing allocated; the caller answers BAD).  Messages expunged
+ * or keys nested too deeply (nothing allocated; the caller answers BAD
+ * with *err_r).  Messages expunged
  * elsewhere but not yet announced never match.
  */
 int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
-		     size_t nargs, uint32_t **msns_r, size_t *n_r);
+		     size_t nargs, uint32_t **msns_r, size_t *n_r,
+		     const char **err_r);
 
 #endif

@@ -232,7 +232,7 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
 	struct sort_spec sp;
 	const struct imap_arg *args = cmd->args;
 	size_t nargs = cmd->nargs;
-	const char *cs;
+	const char *cs, *err;
 	uint32_t *msns;
 	size_t n;
 	struct imap_sortkey *keys;
@@ -261,8 +261,8 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
 			"Unsupported charset");
 		return;
 	}
-	if (imap_search_msns(s, args + 2, nargs - 2, &msns, &n) < 0) {
-		imap_bad(s, NULL, "Invalid search criteria");
+	if (imap_search_msns(s, args + 2, nargs - 2, &msns, &n, &err) < 0) {
+		imap_bad(s, NULL, err);
 		return;
 	}
 	keys = imap_sortkey_load(s, msns, n, needs_mime(&sp));

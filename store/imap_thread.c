@@ -652,7 +652,7 @@ void imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n,
 void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
 {
 	const char *alg = imap_arg_string(&cmd->args[0]);
-	const char *cs = imap_arg_string(&cmd->args[1]);
+	const char *cs = imap_arg_string(&cmd->args[1]), *err;
 	int refs;
 	uint32_t *msns;
 	size_t n;
@@ -673,8 +673,9 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
 			"Unsupported charset");
 		return;
 	}
-	if (imap_search_msns(s, cmd->args + 2, cmd->nargs - 2, &msns, &n) < 0) {
-		imap_bad(s, NULL, "Invalid search criteria");
+	if (imap_search_msns(s, cmd->args + 2, cmd->nargs - 2, &msns, &n,
+			     &err) < 0) {
+		imap_bad(s, NULL, err);
 		return;
 	}
 	keys = imap_sortkey_load(s, msns, n, 1);

@@ -560,6 +560,36 @@ def test_bad_input(imap_env, imap_user):
     m.logout()
 
 
+def test_search_nesting_is_bounded(imap_env, imap_user):
+    """NOT / OR chains nest search keys; a chain of ~90,000 levels, spread
+    over LITERAL+ lines to pass the line limit, used to overflow the
+    store's stack.  It gets BAD now, and deep but sane nesting works, in
+    SEARCH, SORT and THREAD."""
+    m = imap_env.login(imap_user)
+    m.append("INBOX", None, None, msg_bytes("nest"))
+    m.logout()
+    r = RawImap(imap_env.port, timeout=60)
+    r.login(imap_user)
+    r.cmd("a", "SELECT INBOX")
+    line = b"NOT " * 15000 + b"OR HEADER a {1+}\r\nb "
+    r.send(b"b SEARCH " + line * 6 + b"ALL\r\n")
+    assert r.until_tagged("b")[-1] == \
+        b"b BAD SEARCH criteria nested too deeply"
+    for tag, cmd in (("c", b"SORT (DATE) UTF-8 "),
+                     ("d", b"THREAD REFERENCES UTF-8 ")):
+        r.send(tag.encode() + b" " + cmd + b"NOT " * 5000 + b"ALL\r\n")
+        assert r.until_tagged(tag)[-1] == \
+            tag.encode() + b" BAD SEARCH criteria nested too deeply"
+    # 999 levels: an even count of NOTs is ALL again
+    lines = r.cmd("e", "SEARCH " + "NOT " * 998 + "ALL")
+    assert lines[-1].startswith(b"e OK") and b"* SEARCH 1" in lines
+    lines = r.cmd("f", "SEARCH " + "OR SEEN " * 500 + "(" * 50 + "ALL"
+                  + ")" * 50)
+    assert lines[-1].startswith(b"f OK") and b"* SEARCH 1" in lines
+    assert r.cmd("g", "NOOP")[-1] == b"g OK NOOP completed"
+    r.close()
+
+
 def test_garbage_does_not_crash(imap_env, imap_user):
     junk = [b"\x00\x01\x02\r\n", b"a" * 70000 + b"\r\n", b"((((((\r\n",
             b"* OK\r\n", b"+ x\r\n", b"a UID\r\n", b"a {5}\r\n",
