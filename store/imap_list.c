@@ -39,21 +39,53 @@ struct list_req {
 	size_t nsubs;
 };
 
+/*
+ * '*' and '%' by a walk over the name that keeps the set of pattern
+ * positions still alive: O(name x pattern), whatever the pattern.  (The
+ * obvious backtracking matcher is exponential in the wildcards: "*a*a*a
+ * *a*a*a*a*a*b" against a 60-letter name took the store's loop for more
+ * than 30 seconds.)
+ */
+static void glob_close(const char *p, size_t m, unsigned char *set)
+{
+	/* a wildcard may match nothing: whoever reaches it reaches past it */
+	for (size_t i = 0; i < m; i++)
+		if (set[i] && (p[i] == '*' || p[i] == '%'))
+			set[i + 1] = 1;
+}
+
 static int glob_match(const char *p, const char *s)
 {
-	for (; *p != '\0'; p++, s++) {
-		if (*p == '*' || *p == '%') {
-			for (const char *t = s;; t++) {
-				if (glob_match(p + 1, t))
-					return 1;
-				if (*t == '\0' || (*p == '%' && *t == '/'))
-					return 0;
-			}
+	unsigned char stack[2 * 256];
+	size_t m = strlen(p);
+	unsigned char *cur, *nx, *t;
+	int alive = 1, ok;
+
+	cur = m < 256 ? stack : xmalloc(2 * (m + 1));
+	nx = cur + m + 1;
+	memset(cur, 0, m + 1);
+	cur[0] = 1;
+	glob_close(p, m, cur);
+	for (; *s != '\0' && alive; s++) {
+		memset(nx, 0, m + 1);
+		alive = 0;
+		for (size_t i = 0; i < m; i++) {
+			if (!cur[i])
+				continue;
+			if (p[i] == '*' || (p[i] == '%' && *s != '/'))
+				nx[i] = alive = 1;
+			else if (p[i] == *s)
+				nx[i + 1] = alive = 1;
 		}
-		if (*s != *p)
-			return 0;
+		glob_close(p, m, nx);
+		t = cur;
+		cur = nx;
+		nx = t;
 	}
-	return *s == '\0';
+	ok = alive && cur[m];
+	if (m >= 256)
+		free(cur < nx ? cur : nx);
+	return ok;
 }
 
 static int match_any(const struct list_req *r, const char *name)

@@ -127,6 +127,8 @@ def list_names(m, *args):
     assert typ == "OK"
     out = {}
     for d in data:
+        if d is None:   # imaplib's way of saying "no LIST lines"
+            continue
         mt = re.match(rb'\((.*?)\) "/" "?(.*?)"?$', d)
         out[mt.group(2).decode()] = mt.group(1).decode().split()
     return out
@@ -171,6 +173,32 @@ def test_create_list_rename_delete(imap_env, imap_user):
     # the empty pattern asks for the separator
     typ, data = m.list('""', '""')
     assert data == [b'(\\Noselect) "/" ""']
+    m.logout()
+
+
+def test_list_wildcards(imap_env, imap_user):
+    """'*' and '%' in LIST patterns, and a hostile pattern: many stars
+    against a long name that almost matches used to backtrack for
+    minutes (exponentially in the stars) inside the store's loop."""
+    m = imap_env.login(imap_user)
+    long = "a" * 60
+    for name in (long, "x/y/z", "xa/b", "x%y"):
+        assert m.create(name)[0] == "OK"
+    assert set(list_names(m, '""', "x%")) == {"x", "xa", "x%y"}
+    assert set(list_names(m, '""', "x*")) == {"x", "x/y", "x/y/z", "xa",
+                                             "xa/b", "x%y"}
+    assert set(list_names(m, '""', "%/%")) == {"x/y", "xa/b"}
+    assert set(list_names(m, '""', "*/z")) == {"x/y/z"}
+    assert set(list_names(m, '""', "x*y*")) == {"x/y", "x/y/z", "x%y"}
+    some = set(list_names(m, '""', "%a%"))   # Drafts, Trash... too
+    assert {long, "xa"} <= some and "xa/b" not in some
+    assert set(list_names(m, '""', "*a*a*a")) == {long}
+    m.sock.settimeout(20)   # a backtracking matcher would never answer
+    t0 = time.monotonic()
+    assert list_names(m, '""', "*a" * 40 + "*b") == {}
+    assert list_names(m, '""', "%a" * 40 + "%b") == {}
+    assert set(list_names(m, '""', "*a" * 40 + "*")) == {long}
+    assert time.monotonic() - t0 < 5
     m.logout()
 
 
