@@ -199,6 +199,11 @@ struct imap_seqset {
 	struct imap_range *r;
 	size_t n;
 	int saved; /* "$" */
+	/* imap_seqset_contains()'s cache for long sets: the ranges with "*"
+	 * as sorted_star, sorted and merged (not part of the set's value) */
+	struct imap_range *sorted;
+	size_t nsorted;
+	uint32_t sorted_star;
 };
 #define IMAP_SEQ_STAR UINT32_MAX
 #define IMAP_SEQSET_MAX_RANGES 100000
@@ -207,7 +212,8 @@ struct imap_seqset {
 int imap_seqset_parse(const char *s, struct imap_seqset *set_r,
 		      const char **err_r);
 void imap_seqset_free(struct imap_seqset *set);
-/* Is v in set, where "*" stands for star (the largest number in use)? */
+/* Is v in set, where "*" stands for star (the largest number in use)?
+ * O(log n) for long sets after one sort per star value (cached in set). */
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t v,
 			 uint32_t star);
 /* Writes a sorted uint32 array as a compact set "1:3,7" (n > 0). */

@@ -188,6 +188,34 @@ static int parse_nested(struct parser *p, struct key *k)
 	return r;
 }
 
+/*
+ * "$" (the saved SEARCHRES result, RFC 5182) in a key becomes the
+ * sequence numbers it stands for now, once per command rather than once
+ * per message evaluated.
+ */
+static void resolve_saved(struct imap_session *s, struct key *k)
+{
+	for (size_t i = 0; i < k->nsub; i++)
+		resolve_saved(s, &k->sub[i]);
+	if ((k->type == K_SEQ || k->type == K_UID) && k->set.saved) {
+		uint32_t *msns = NULL;
+		size_t nm = 0, n = 0;
+
+		imap_view_resolve(s, &k->set, 0, &msns, &nm);
+		imap_seqset_free(&k->set);
+		k->type = K_SEQ;
+		k->set.r = xcalloc(nm + 1, sizeof(*k->set.r));
+		for (size_t i = 0; i < nm; i++) {
+			if (n > 0 && k->set.r[n - 1].hi + 1 == msns[i])
+				k->set.r[n - 1].hi = msns[i];
+			else
+				k->set.r[n].lo = k->set.r[n].hi = msns[i], n++;
+		}
+		k->set.n = n;
+		free(msns);
+	}
+}
+
 /* A whole criteria list; 0, or -1 with *err_r for a BAD reply. */
 static int parse_criteria(const struct imap_arg *a, size_t n, struct key *root,
 			  const char **err_r)
@@ -525,18 +553,7 @@ static int eval(struct msg_ctx *m, const struct key *k)
 					? imap_view_uid(v, n)
 					: n;
 
-		if (k->set.saved) {
-			struct imap_seqset one = {NULL, 0, 1};
-			uint32_t *msns = NULL;
-			size_t nm = 0;
-			int hit = 0;
-
-			imap_view_resolve(m->s, &one, 0, &msns, &nm);
-			for (size_t i = 0; i < nm; i++)
-				hit |= msns[i] == m->msn;
-			free(msns);
-			return hit;
-		}
+		/* "$" was made a set of sequence numbers (resolve_saved) */
 		return imap_seqset_contains(&k->set, val, star);
 	}
 	case K_LARGER:
@@ -704,6 +721,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 					 ? "Invalid SEARCH criteria" : err);
 		return;
 	}
+	resolve_saved(s, &root);
 	if (charset == NULL && start >= 2 &&
 	    imap_arg_is_atom(&cmd->args[start - 2], "CHARSET")) {
 		key_free(&root);
@@ -776,6 +794,7 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 		key_free(&root);
 		return -1;
 	}
+	resolve_saved(s, &root);
 	imap_view_info(s->view, &vi);
 	*msns_r = xcalloc(n + 1, sizeof(**msns_r));
 	for (uint32_t i = 1; i <= n; i++) {

@@ -87,29 +87,91 @@ bad:
 void imap_seqset_free(struct imap_seqset *set)
 {
 	free(set->r);
+	free(set->sorted);
 	memset(set, 0, sizeof(*set));
 }
+
+/* Range i of set with "*" as star, lo <= hi. */
+static struct imap_range star_range(const struct imap_seqset *set, size_t i,
+				    uint32_t star)
+{
+	struct imap_range x = set->r[i];
+
+	if (x.lo == IMAP_SEQ_STAR)
+		x.lo = star;
+	if (x.hi == IMAP_SEQ_STAR)
+		x.hi = star;
+	if (x.lo > x.hi) {
+		uint32_t t = x.lo;
+
+		x.lo = x.hi;
+		x.hi = t;
+	}
+	return x;
+}
+
+static int range_lo_cmp(const void *a, const void *b)
+{
+	const struct imap_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Builds set->sorted for star: the ranges sorted by lo, overlapping and
+ * adjacent ones merged. */
+static void seqset_sort(struct imap_seqset *set, uint32_t star)
+{
+	struct imap_range *s = xcalloc(set->n, sizeof(*s));
+	size_t k = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		s[i] = star_range(set, i, star);
+	qsort(s, set->n, sizeof(*s), range_lo_cmp);
+	for (size_t i = 1; i < set->n; i++) {
+		if (s[k].hi == UINT32_MAX || s[i].lo <= s[k].hi + 1) {
+			if (s[i].hi > s[k].hi)
+				s[k].hi = s[i].hi;
+		} else {
+			s[++k] = s[i];
+		}
+	}
+	free(set->sorted);
+	set->sorted = s;
+	set->nsorted = k + 1;
+	set->sorted_star = star;
+}
+
+/* Up to this many ranges, a look at each beats sorting them. */
+#define SEQSET_LINEAR 8
 
 int imap_seqset_contains(const struct imap_seqset *set, uint32_t v,
 			 uint32_t star)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
+	size_t a = 0, b;
 
-		if (lo == IMAP_SEQ_STAR)
-			lo = star;
-		if (hi == IMAP_SEQ_STAR)
-			hi = star;
-		if (lo > hi) {
-			uint32_t t = lo;
+	if (set->n <= SEQSET_LINEAR) {
+		for (size_t i = 0; i < set->n; i++) {
+			struct imap_range x = star_range(set, i, star);
 
-			lo = hi;
-			hi = t;
+			if (v >= x.lo && v <= x.hi)
+				return 1;
 		}
-		if (v >= lo && v <= hi)
-			return 1;
+		return 0;
 	}
-	return 0;
+	/* the cache is no part of the set's value: build it in place */
+	if (set->sorted == NULL || set->sorted_star != star)
+		seqset_sort((struct imap_seqset *)set, star);
+	/* the last range starting at or below v */
+	b = set->nsorted;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+
+		if (set->sorted[mid].lo <= v)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a > 0 && v <= set->sorted[a - 1].hi;
 }
 
 void imap_seqset_write(struct strbuf *out, const uint32_t *v, size_t n)

@@ -899,6 +899,22 @@ def test_search_modseq(imap_env, imap_user):
     assert lines == [b"s2 OK SEARCH completed"]
     lines = r.cmd("f", "FETCH $ (UID)")
     assert lines[0] == b"* 2 FETCH (UID 2 MODSEQ (%d))" % (hms + 1), lines
+    # "$" inside search keys, and sets too long to check range by range
+    for cmd, want in (("SEARCH $", b"* SEARCH 2"),
+                      ("SEARCH NOT $", b"* SEARCH 1 3"),
+                      ("SEARCH OR $ 3", b"* SEARCH 2 3"),
+                      ("UID SEARCH UID $", b"* SEARCH 2"),
+                      ("SEARCH " + ",".join(str(i) for i in
+                                            range(1, 20000, 2)),
+                       b"* SEARCH 1 3"),
+                      ("UID SEARCH UID 9:*," + ",".join(
+                          str(i) for i in range(2, 20000, 2)),
+                       b"* SEARCH 2 3"),
+                      ("SEARCH NOT 1," + ",".join(
+                          str(i) for i in range(5, 20000, 3)),
+                       b"* SEARCH 2 3")):
+        lines = r.cmd("x", cmd)
+        assert lines == [want, b"x OK SEARCH completed"], (cmd[:40], lines)
     r.close()
 
 

@@ -279,6 +279,70 @@ static void test_seqset(void **state)
 	}
 }
 
+/* The membership of a long set (sorted, merged, binary search) against
+ * a look at every range, for random sets with "*", overlaps, adjacent
+ * ranges and the ends of the number space, and for several stars. */
+static int contains_slow(const struct imap_seqset *set, uint32_t v,
+			 uint32_t star)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
+
+		lo = lo == IMAP_SEQ_STAR ? star : lo;
+		hi = hi == IMAP_SEQ_STAR ? star : hi;
+		if (v >= (lo < hi ? lo : hi) && v <= (lo < hi ? hi : lo))
+			return 1;
+	}
+	return 0;
+}
+
+static void test_seqset_long(void **state)
+{
+	static const uint32_t stars[] = {1, 50, 77, 4294967295u};
+	unsigned seed = 7;
+	struct strbuf b;
+
+	(void)state;
+	strbuf_init(&b);
+	for (int round = 0; round < 200; round++) {
+		struct imap_seqset set;
+		const char *err;
+		int nr = 9 + (int)(rand_r(&seed) % 40);
+
+		strbuf_reset(&b);
+		for (int i = 0; i < nr; i++) {
+			unsigned x = (unsigned)rand_r(&seed);
+			uint32_t lo = 1 + x % 100, hi = lo + (x >> 8) % 6;
+
+			if (x % 17 == 0)
+				strbuf_printf(&b, "%s*", i ? "," : "");
+			else if (x % 13 == 0)
+				strbuf_printf(&b, "%s%u:*", i ? "," : "", lo);
+			else if (x % 29 == 0)
+				strbuf_printf(&b, "%s4294967290:4294967295",
+					       i ? "," : "");
+			else
+				strbuf_printf(&b, "%s%u:%u", i ? "," : "",
+					       hi, lo);
+		}
+		assert_int_equal(imap_seqset_parse(b.data, &set, &err), 0);
+		for (size_t k = 0; k < sizeof(stars) / sizeof(*stars); k++) {
+			for (uint32_t v = 0; v < 130; v++)
+				if (imap_seqset_contains(&set, v, stars[k]) !=
+				    contains_slow(&set, v, stars[k]))
+					fail_msg("%s: %u with * = %u", b.data,
+						 v, stars[k]);
+			for (uint32_t v = 4294967285u; v != 0; v++)
+				if (imap_seqset_contains(&set, v, stars[k]) !=
+				    contains_slow(&set, v, stars[k]))
+					fail_msg("%s: %u with * = %u", b.data,
+						 v, stars[k]);
+		}
+		imap_seqset_free(&set);
+	}
+	strbuf_free(&b);
+}
+
 static void test_seqset_write(void **state)
 {
 	uint32_t v[] = {1, 2, 3, 5, 7, 8};
@@ -392,6 +456,7 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_line_interface),
 	    cmocka_unit_test(test_seqset),
+	    cmocka_unit_test(test_seqset_long),
 	    cmocka_unit_test(test_seqset_write),
 	    cmocka_unit_test(test_utf7),
 	    cmocka_unit_test(test_garbage),
