@@ -12,6 +12,7 @@
 #include "strbuf.h"
 #include "mux/mux.h"
 #include "mux/shared.h"
+#include "sieve/sieve.h"
 
 static char *read_password_file(const char *path, char **err_r)
 {
@@ -104,12 +105,10 @@ int mux_config_load(struct mux *m, char **err_r)
 		return -1;
 	}
 	cf->default_store = config_get(s, "default_store", NULL);
-	cf->sieve_extensions = config_get(
-	    s, "sieve_extensions",
-	    "fileinto reject envelope encoded-character vacation "
-	    "subaddress comparator-i;ascii-numeric relational regex "
-	    "imap4flags copy include variables body enotify "
-	    "environment mailbox date index ihave duplicate");
+	/* what the stores' interpreter offers (the same build), so that a
+	 * client writes scripts the store will take */
+	cf->sieve_extensions = config_get(s, "sieve_extensions",
+					  sieve_capabilities());
 	cf->backend_tls_ca = config_get(s, "backend_tls_ca", NULL);
 	if (get_uint(s, "backend_timeout_ms", 5000, &cf->connect_timeout_ms,
 		     err_r) < 0 ||

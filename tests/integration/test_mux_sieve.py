@@ -1,5 +1,5 @@
 """rookery-mux: ManageSieve (RFC 5804) before login, and proxied to a
-minimal fake store listener (the store's ManageSieve is not there yet):
+minimal fake store listener (the real store is in test_sieve_mux.py):
 raw protocol and sieve-connect over STARTTLS."""
 
 import base64

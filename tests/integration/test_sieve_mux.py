@@ -5,6 +5,7 @@ store's ManageSieve as the proxy identity), then LMTP delivery runs them."""
 import os
 import shutil
 import smtplib
+import socket
 import subprocess
 
 import pytest
@@ -33,6 +34,28 @@ def deliver(st, user, subject):
                 ("Subject: %s\r\nTo: %s\r\n\r\nhi\r\n" % (subject, user))
                 .encode())
     lm.quit()
+
+
+def sieve_caps(port):
+    """The SIEVE capability of a ManageSieve greeting."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        buf = b""
+        while not buf.startswith(b"OK") and b"\r\nOK" not in buf:
+            chunk = c.recv(4096)
+            assert chunk, buf
+            buf += chunk
+    for line in buf.split(b"\r\n"):
+        if line.startswith(b'"SIEVE" '):
+            return set(line.split(b'"')[3].split())
+    raise AssertionError(buf)
+
+
+def test_mux_offers_what_the_store_takes(plat):
+    """A client reads the pre-login capability and writes scripts with
+    what it lists: the mux must list what the store's interpreter takes,
+    no more."""
+    p, st, mux, user, pw = plat
+    assert sieve_caps(mux.port("sieve")) == sieve_caps(st.port("sieve"))
 
 
 @pytest.mark.skipif(shutil.which("sieve-connect") is None,
