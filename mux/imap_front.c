@@ -35,11 +35,57 @@ static void tagged(struct imap_front *s, const char *tag, const char *text)
 	conn_printf(s->f.c, "%s %s\r\n", tag ? tag : "*", text);
 }
 
+/* Capabilities the mux states itself before login (write_caps), not
+ * taken from a store's list. */
+static int own_cap(const char *w, size_t n)
+{
+	static const char *const own[] = {
+	    "IMAP4rev1", "SASL-IR", "ID", "LITERAL+", "LITERAL-",
+	    "STARTTLS", "LOGINDISABLED"};
+
+	if (n > 5 && strncasecmp(w, "AUTH=", 5) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
+		if (strlen(own[i]) == n && strncasecmp(w, own[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A store's post-login capability list, remembered for the pre-login
+ * CAPABILITY of later clients: what they will have once logged in
+ * (IMAP4rev2, IDLE, MOVE...), as a Cyrus frontend or Dovecot's proxy
+ * lists it.  Clients that do not look again after login (not all read
+ * the [CAPABILITY] of the login reply) would otherwise miss it.
+ */
+static void learn_caps(struct mux *m, const char *caps)
+{
+	struct strbuf b;
+	const char *w = caps;
+
+	strbuf_init(&b);
+	while (*w != '\0') {
+		size_t n = strcspn(w, " ");
+
+		if (n > 0 && !own_cap(w, n))
+			strbuf_printf(&b, " %.*s", (int)n, w);
+		w += n;
+		w += strspn(w, " ");
+	}
+	if (m->imap_caps == NULL || strcmp(m->imap_caps, b.data) != 0) {
+		free(m->imap_caps);
+		m->imap_caps = strbuf_steal(&b, NULL);
+	}
+	strbuf_free(&b);
+}
+
 static void write_caps(struct imap_front *s, struct strbuf *b)
 {
 	const char *p = front_mechanisms(&s->f);
 
 	strbuf_adds(b, "IMAP4rev1 SASL-IR ID LITERAL+");
+	if (s->f.m->imap_caps != NULL)
+		strbuf_adds(b, s->f.m->imap_caps);
 	if (!conn_is_tls(s->f.c) && s->f.m->has_tls)
 		strbuf_adds(b, " STARTTLS");
 	while (*p != '\0') {
@@ -133,9 +179,11 @@ static void imap_ready(struct proxy *p)
 {
 	struct imap_front *s = p->front;
 
-	if (p->text.len > 0)
+	if (p->text.len > 0) {
 		conn_printf(p->c, "%s OK [CAPABILITY %s] Logged in\r\n",
 			    s->tag, p->text.data);
+		learn_caps(s->f.m, p->text.data);
+	}
 	else
 		tagged(s, s->tag, "OK Logged in");
 	/* spliced from here on: imap_line() reads nothing more, so the

@@ -272,6 +272,8 @@ static int run_worker(struct mux *m, void *arg)
 	route_done(m);
 	saslsrv_done();
 	net_free(&m->net);
+	free(m->imap_caps);
+	m->imap_caps = NULL;
 	log_info("event=mux_stopped worker=%u", m->worker);
 	return 0;
 }
@@ -335,6 +337,7 @@ int main(int argc, char **argv)
 	tls_ctx_free(&tls_ctx);
 	backend_sessions_clear();
 	tls_ctx_free(&m.backend_tls);
+	free(m.imap_caps);
 	mux_config_clear(&m.conf);
 	config_free(&m.cfg);
 	log_info("event=mux_stopped");

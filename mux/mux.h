@@ -115,6 +115,10 @@ struct mux {
 	struct mux_shared *shared;
 	unsigned worker;
 	struct event *snap_ev;
+	/* the stores' post-login IMAP capabilities, as the last login
+	 * through this process saw them, less what the mux says itself
+	 * (imap_front.c); NULL before the first login */
+	char *imap_caps;
 };
 
 /* Protocol tables (conn_listener_arg() is the struct mux). */

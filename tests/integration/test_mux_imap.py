@@ -65,6 +65,35 @@ def test_login_gets_store_capabilities(env):
     assert "event=login" in log and "store=ms2" in log
 
 
+def caps_of(line):
+    return line.split(b"[CAPABILITY ", 1)[1].split(b"]", 1)[0].split()
+
+
+def test_preauth_capability_lists_what_the_store_offers(env):
+    """Before any login the mux lists its own few; once a login has
+    shown it the store's post-login set, later clients see that set
+    before login too (IMAP4rev2, IDLE, MOVE...), with the mux's own
+    pre-login items (STARTTLS, AUTH=) and not the store's."""
+    plat, mux, ms1, ms2, (alice, apw), _ = env
+    first = caps_of(Line(mux.port("imap")).greeting)
+    assert b"IDLE" not in first and b"STARTTLS" in first
+    c = Line(mux.port("imap"))
+    store_caps = caps_of(c.cmd("a LOGIN %s %s" % (alice, apw)))
+    assert b"IMAP4rev2" in store_caps and b"IDLE" in store_caps
+    c.send("z LOGOUT\r\n")
+    c.until("z ")
+    later = Line(mux.port("imap"))
+    caps = caps_of(later.greeting)
+    for cap in store_caps:
+        assert cap in caps, cap
+    assert [x for x in caps if x.startswith(b"AUTH=")] == \
+        [x for x in first if x.startswith(b"AUTH=")]
+    assert b"STARTTLS" in caps and len(set(caps)) == len(caps)
+    later.send("b CAPABILITY\r\n")
+    lines = later.until("b ")
+    assert caps_of(b"[CAPABILITY " + lines[0][13:] + b"]") == caps
+
+
 def test_tagged_ok_carries_capability(env):
     plat, mux, ms1, ms2, (alice, apw), _ = env
     c = Line(mux.port("imap"))
