@@ -342,8 +342,12 @@ static void test_concurrent_deliveries(void **state)
 	assert_int_equal(st.cb_before_hook, 0);
 	for (int i = 1; i <= CD_N; i++)
 		assert_int_equal(st.hooked[i], 1);
+	/* one flush per batch of waiters: at most one each.  Whether they
+	 * share one depends on timing (an fsync here can be quicker than a
+	 * delivery's commit under ASan on a loaded machine); coalescing is
+	 * test_db.c's test_group_commit, with enough waiters to show it. */
 	assert_true(flushes >= 1);
-	assert_true(flushes < CD_N);
+	assert_true(flushes <= CD_N);
 	for (int i = 0; i < CD_N; i++) {
 		assert_true(st.t[i].result_uid >= 1 &&
 			    st.t[i].result_uid <= CD_N);
