@@ -183,9 +183,9 @@ static void imap_ready(struct proxy *p)
 		conn_printf(p->c, "%s OK [CAPABILITY %s] Logged in\r\n",
 			    s->tag, p->text.data);
 		learn_caps(s->f.m, p->text.data);
-	}
-	else
+	} else {
 		tagged(s, s->tag, "OK Logged in");
+	}
 	/* spliced from here on: imap_line() reads nothing more, so the
 	 * pre-auth buffers go now rather than when the session ends */
 	free(s->tag);

@@ -206,10 +206,12 @@ static void resolve_saved(struct imap_session *s, struct key *k)
 		k->type = K_SEQ;
 		k->set.r = xcalloc(nm + 1, sizeof(*k->set.r));
 		for (size_t i = 0; i < nm; i++) {
-			if (n > 0 && k->set.r[n - 1].hi + 1 == msns[i])
+			if (n > 0 && k->set.r[n - 1].hi + 1 == msns[i]) {
 				k->set.r[n - 1].hi = msns[i];
-			else
-				k->set.r[n].lo = k->set.r[n].hi = msns[i], n++;
+			} else {
+				k->set.r[n].lo = k->set.r[n].hi = msns[i];
+				n++;
+			}
 		}
 		k->set.n = n;
 		free(msns);
