@@ -35,6 +35,13 @@ static struct sess_ent table[SESS_MAX];
 static unsigned long long clock_;
 static int addr_idx = -1;	/* SSL ex_data: the backend's address */
 
+static void ent_clear(struct sess_ent *e)
+{
+	free(e->addr);
+	SSL_SESSION_free(e->sess);
+	memset(e, 0, sizeof(*e));
+}
+
 static struct sess_ent *find(const char *addr)
 {
 	for (size_t i = 0; i < SESS_MAX; i++)
@@ -56,9 +63,7 @@ static struct sess_ent *slot_for(const char *addr)
 		if (table[i].used < old->used)
 			old = &table[i];
 	}
-	free(old->addr);
-	SSL_SESSION_free(old->sess);
-	memset(old, 0, sizeof(*old));
+	ent_clear(old);
 	return old;
 }
 
@@ -114,9 +119,7 @@ void backend_sessions_apply(struct ssl_st *ssl, const char *addr)
 	if (!SSL_SESSION_is_resumable(e->sess) ||
 	    SSL_set_session(ssl, e->sess) != 1) {
 		log_debug("event=backend_session_dropped backend=%s", addr);
-		free(e->addr);
-		SSL_SESSION_free(e->sess);
-		memset(e, 0, sizeof(*e));
+		ent_clear(e);
 		return;
 	}
 	e->used = ++clock_;
@@ -124,9 +127,6 @@ void backend_sessions_apply(struct ssl_st *ssl, const char *addr)
 
 void backend_sessions_clear(void)
 {
-	for (size_t i = 0; i < SESS_MAX; i++) {
-		free(table[i].addr);
-		SSL_SESSION_free(table[i].sess);
-		memset(&table[i], 0, sizeof(table[i]));
-	}
+	for (size_t i = 0; i < SESS_MAX; i++)
+		ent_clear(&table[i]);
 }

@@ -25,7 +25,8 @@
 #define PROXY_OUT_HIGH (256 * 1024)
 #define PROXY_OUT_LOW (64 * 1024)
 /* No pipe for a bulk relay (descriptors short, or the pipe allowance
- * spent): the buffered path for a while, rather than draining the client for nothing at every block. */
+ * spent): the buffered path for a while, rather than draining the client
+ * for nothing at every block. */
 #define PROXY_SPLICE_RETRY_MS 1000
 
 unsigned mux_random(unsigned n)
