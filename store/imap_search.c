@@ -10,15 +10,13 @@
  * 6.4.4), and SEARCHRES (RFC 5182).  imap_search_msns() (imap_search.h)
  * evaluates the criteria of SORT and THREAD (imap_sort.c, imap_thread.c).
  *
- * The key tree is parsed first (so a syntax error is BAD before any
- * work), then evaluated per message, loading the index record, the MIME
+ * The key tree is parsed first (imap_search_parse.c, so a syntax error
+ * is BAD before any work), then evaluated per message, loading the index record, the MIME
  * record and the header bytes only when a key needs them.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -29,28 +27,9 @@
 #include "utf8.h"
 #include "store/imap.h"
 #include "store/imap_search.h"
+#include "store/imap_search_key.h"
 #include "store/imap_search_text.h"
 #include "store/store.h"
-
-enum key_type {
-	K_ALL, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_RECENT, K_NEW,
-	K_OLD, K_SEQ, K_UID, K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE,
-	K_SENTBEFORE, K_SENTON, K_SENTSINCE, K_HEADER, K_BODY, K_TEXT,
-	K_NOT, K_OR, K_AND, K_MODSEQ, K_EMAILID, K_THREADID,
-};
-
-struct key {
-	enum key_type type;
-	uint32_t flag;
-	uint64_t num;
-	const char *name;	/* header name / keyword */
-	const char *value;
-	char *folded;		/* value in UTF-8, case-folded */
-	size_t folded_len;
-	struct imap_seqset set;
-	struct key *sub;	/* NOT, OR (2), AND (n) */
-	size_t nsub;
-};
 
 struct msg_ctx {
 	struct imap_session *s;
@@ -77,123 +56,12 @@ static void msg_ctx_free(struct msg_ctx *m)
 		strbuf_free(&m->fbody);
 }
 
-static const struct {
-	const char *name;
-	enum key_type type;
-	uint32_t flag;
-} simple_keys[] = {
-	{"ALL", K_ALL, 0},
-	{"ANSWERED", K_FLAG, MSTORE_F_ANSWERED},
-	{"DELETED", K_FLAG, MSTORE_F_DELETED},
-	{"DRAFT", K_FLAG, MSTORE_F_DRAFT},
-	{"FLAGGED", K_FLAG, MSTORE_F_FLAGGED},
-	{"SEEN", K_FLAG, MSTORE_F_SEEN},
-	{"UNANSWERED", K_UNFLAG, MSTORE_F_ANSWERED},
-	{"UNDELETED", K_UNFLAG, MSTORE_F_DELETED},
-	{"UNDRAFT", K_UNFLAG, MSTORE_F_DRAFT},
-	{"UNFLAGGED", K_UNFLAG, MSTORE_F_FLAGGED},
-	{"UNSEEN", K_UNFLAG, MSTORE_F_SEEN},
-	{"RECENT", K_RECENT, 0},
-	{"NEW", K_NEW, 0},
-	{"OLD", K_OLD, 0},
-};
-
-static const char *const months[] = {"jan", "feb", "mar", "apr", "may",
-				     "jun", "jul", "aug", "sep", "oct",
-				     "nov", "dec"};
-
-static void key_free(struct key *k)
-{
-	free(k->folded);
-	k->folded = NULL;
-	imap_seqset_free(&k->set);
-	for (size_t i = 0; i < k->nsub; i++)
-		key_free(&k->sub[i]);
-	free(k->sub);
-}
-
-/* "1-Feb-1994" -> days since the epoch; -1 if invalid. */
-static int64_t parse_day(const char *s)
-{
-	int d, y, m;
-	char mon[4];
-	struct tm tm;
-
-	if (s == NULL || sscanf(s, "%2d-%3s-%4d", &d, mon, &y) != 3)
-		return -1;
-	for (m = 0; m < 12; m++)
-		if (strcasecmp(mon, months[m]) == 0)
-			break;
-	if (m == 12 || d < 1 || d > 31 || y < 1900)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_mday = d;
-	tm.tm_mon = m;
-	tm.tm_year = y - 1900;
-	return (int64_t)timegm(&tm) / 86400;
-}
-
-/*
- * NOT, OR and parenthesised lists nest keys; parsing, evaluation and
- * freeing recurse once per level.  A command of 100,000 tokens (the
- * parser's limit) could chain that many NOTs across LITERAL+ lines and
- * overflow the stack, so nesting stops here: far beyond what a client
- * builds (an OR per address in a long list of senders, say).
- */
-#define SEARCH_MAX_DEPTH 1000
-
-struct parser {
-	const struct imap_arg *a;
-	size_t n, i;
-	unsigned depth;		/* levels of NOT / OR / lists above */
-	int too_deep;		/* set where SEARCH_MAX_DEPTH stopped it */
-};
-
-static int parse_key(struct parser *p, struct key *k);
-
-/* The keys of a list (or a whole command) ANDed into k, one level below
- * its parser's. */
-static int parse_list(struct parser *up, const struct imap_arg *a, size_t n,
-		      struct key *k)
-{
-	struct parser sub = {a, n, 0, up->depth + 1, 0};
-	int r = 0;
-
-	k->type = K_AND;
-	if (sub.depth > SEARCH_MAX_DEPTH) {
-		up->too_deep = 1;
-		return -1;
-	}
-	while (sub.i < sub.n && r == 0) {
-		k->sub = xrealloc(k->sub, (k->nsub + 1) * sizeof(*k->sub));
-		memset(&k->sub[k->nsub], 0, sizeof(*k->sub));
-		r = parse_key(&sub, &k->sub[k->nsub++]);
-	}
-	up->too_deep |= sub.too_deep;
-	return r == 0 && k->nsub > 0 ? 0 : -1;
-}
-
-/* Keys nested one level below p's, parsed from p's position on. */
-static int parse_nested(struct parser *p, struct key *k)
-{
-	int r;
-
-	if (p->depth + 1 > SEARCH_MAX_DEPTH) {
-		p->too_deep = 1;
-		return -1;
-	}
-	p->depth++;
-	r = parse_key(p, k);
-	p->depth--;
-	return r;
-}
-
 /*
  * "$" (the saved SEARCHRES result, RFC 5182) in a key becomes the
  * sequence numbers it stands for now, once per command rather than once
  * per message evaluated.
  */
-static void resolve_saved(struct imap_session *s, struct key *k)
+static void resolve_saved(struct imap_session *s, struct search_key *k)
 {
 	for (size_t i = 0; i < k->nsub; i++)
 		resolve_saved(s, &k->sub[i]);
@@ -216,133 +84,6 @@ static void resolve_saved(struct imap_session *s, struct key *k)
 		k->set.n = n;
 		free(msns);
 	}
-}
-
-/* A whole criteria list; 0, or -1 with *err_r for a BAD reply. */
-static int parse_criteria(const struct imap_arg *a, size_t n, struct key *root,
-			  const char **err_r)
-{
-	struct parser top = {NULL, 0, 0, 0, 0};
-
-	if (n > 0 && parse_list(&top, a, n, root) == 0)
-		return 0;
-	*err_r = top.too_deep ? "SEARCH criteria nested too deeply"
-			      : "Invalid SEARCH criteria";
-	return -1;
-}
-
-static const char *next_str(struct parser *p)
-{
-	if (p->i >= p->n)
-		return NULL;
-	return imap_arg_string(&p->a[p->i++]);
-}
-
-static int parse_key(struct parser *p, struct key *k)
-{
-	const struct imap_arg *a;
-	const char *w, *v;
-	const char *err;
-
-	if (p->i >= p->n)
-		return -1;
-	a = &p->a[p->i++];
-	if (a->type == IMAP_ARG_LIST)
-		return parse_list(p, a->list, a->count, k);
-	if ((w = imap_arg_string(a)) == NULL || a->type != IMAP_ARG_ATOM)
-		return -1;
-	for (size_t i = 0; i < sizeof(simple_keys) / sizeof(*simple_keys); i++)
-		if (strcasecmp(w, simple_keys[i].name) == 0) {
-			k->type = simple_keys[i].type;
-			k->flag = simple_keys[i].flag;
-			return 0;
-		}
-	if (strcasecmp(w, "NOT") == 0) {
-		k->type = K_NOT;
-		k->sub = xcalloc(1, sizeof(*k->sub));
-		k->nsub = 1;
-		return parse_nested(p, &k->sub[0]);
-	}
-	if (strcasecmp(w, "OR") == 0) {
-		k->type = K_OR;
-		k->sub = xcalloc(2, sizeof(*k->sub));
-		k->nsub = 2;
-		if (parse_nested(p, &k->sub[0]) < 0)
-			return -1;
-		return parse_nested(p, &k->sub[1]);
-	}
-	if (strcasecmp(w, "UID") == 0) {
-		k->type = K_UID;
-		return imap_seqset_parse(next_str(p), &k->set, &err);
-	}
-	if ((w[0] >= '0' && w[0] <= '9') || w[0] == '*' || w[0] == '$') {
-		k->type = K_SEQ;
-		return imap_seqset_parse(w, &k->set, &err);
-	}
-	if (strcasecmp(w, "KEYWORD") == 0 || strcasecmp(w, "UNKEYWORD") == 0) {
-		k->type = w[0] == 'K' || w[0] == 'k' ? K_KEYWORD : K_UNKEYWORD;
-		return (k->name = next_str(p)) != NULL ? 0 : -1;
-	}
-	if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0 ||
-	    strcasecmp(w, "MODSEQ") == 0) {
-		char *end;
-
-		k->type = strcasecmp(w, "LARGER") == 0	  ? K_LARGER
-			  : strcasecmp(w, "SMALLER") == 0 ? K_SMALLER
-							  : K_MODSEQ;
-		/* MODSEQ [entry-name entry-type] mod-sequence-valzer */
-		if (k->type == K_MODSEQ && p->i + 2 < p->n + 0 &&
-		    p->a[p->i].type == IMAP_ARG_QUOTED)
-			p->i += 2;
-		v = next_str(p);
-		if (v == NULL || *v < '0' || *v > '9')
-			return -1;
-		k->num = strtoull(v, &end, 10);
-		return *end == '\0' ? 0 : -1;
-	}
-	{
-		static const struct {
-			const char *name;
-			enum key_type type;
-		} dates[] = {
-			{"BEFORE", K_BEFORE},	  {"ON", K_ON},
-			{"SINCE", K_SINCE},	  {"SENTBEFORE", K_SENTBEFORE},
-			{"SENTON", K_SENTON},	  {"SENTSINCE", K_SENTSINCE},
-		};
-		for (size_t i = 0; i < sizeof(dates) / sizeof(*dates); i++)
-			if (strcasecmp(w, dates[i].name) == 0) {
-				int64_t d = parse_day(next_str(p));
-
-				k->type = dates[i].type;
-				k->num = (uint64_t)d;
-				return d < 0 ? -1 : 0;
-			}
-	}
-	if (strcasecmp(w, "HEADER") == 0) {
-		k->type = K_HEADER;
-		k->name = next_str(p);
-		k->value = next_str(p);
-		return k->name && k->value ? 0 : -1;
-	}
-	if (strcasecmp(w, "SUBJECT") == 0 || strcasecmp(w, "FROM") == 0 ||
-	    strcasecmp(w, "TO") == 0 || strcasecmp(w, "CC") == 0 ||
-	    strcasecmp(w, "BCC") == 0) {
-		k->type = K_HEADER;
-		k->name = w;
-		k->value = next_str(p);
-		return k->value ? 0 : -1;
-	}
-	if (strcasecmp(w, "EMAILID") == 0 || strcasecmp(w, "THREADID") == 0) {
-		k->type = w[0] == 'E' || w[0] == 'e' ? K_EMAILID : K_THREADID;
-		k->value = next_str(p);
-		return k->value ? 0 : -1;
-	}
-	if (strcasecmp(w, "BODY") == 0 || strcasecmp(w, "TEXT") == 0) {
-		k->type = strcasecmp(w, "BODY") == 0 ? K_BODY : K_TEXT;
-		k->value = next_str(p);
-		return k->value ? 0 : -1;
-	}
-	return -1;
 }
 
 /* ---- evaluation ------------------------------------------------------------ */
@@ -397,7 +138,7 @@ static const struct mime_message *get_mime(struct msg_ctx *m)
  * Folds the string keys (after conversion from charset to UTF-8): -1
  * when the charset is unknown.
  */
-static int prepare_keys(struct key *k, const char *charset)
+static int prepare_keys(struct search_key *k, const char *charset)
 {
 	if (k->value != NULL && k->folded == NULL &&
 	    (k->type == K_HEADER || k->type == K_BODY || k->type == K_TEXT)) {
@@ -417,7 +158,7 @@ static int prepare_keys(struct key *k, const char *charset)
 	return 0;
 }
 
-static int match_text(struct msg_ctx *m, const struct key *k)
+static int match_text(struct msg_ctx *m, const struct search_key *k)
 {
 	const struct mime_message *mime = get_mime(m);
 
@@ -442,7 +183,7 @@ static int match_text(struct msg_ctx *m, const struct key *k)
 }
 
 /* RFC 8474 6: EMAILID / THREADID search keys. */
-static int match_objectid(struct msg_ctx *m, const struct key *k)
+static int match_objectid(struct msg_ctx *m, const struct search_key *k)
 {
 	struct mstore_msg *r = get_rec(m);
 	struct strbuf id;
@@ -459,7 +200,7 @@ static int match_objectid(struct msg_ctx *m, const struct key *k)
 }
 
 static int match_header(struct msg_ctx *m, const char *name,
-			const struct key *k)
+			const struct search_key *k)
 {
 	const struct mime_message *mime = get_mime(m);
 	struct mime_header_field f;
@@ -492,9 +233,9 @@ static int64_t day_of(int64_t t, int32_t tz)
 	return v >= 0 ? v / 86400 : (v - 86399) / 86400;
 }
 
-static int eval(struct msg_ctx *m, const struct key *k);
+static int eval(struct msg_ctx *m, const struct search_key *k);
 
-static int eval_date(struct msg_ctx *m, const struct key *k)
+static int eval_date(struct msg_ctx *m, const struct search_key *k)
 {
 	int64_t day, want = (int64_t)k->num;
 
@@ -521,7 +262,7 @@ static int eval_date(struct msg_ctx *m, const struct key *k)
 	}
 }
 
-static int eval(struct msg_ctx *m, const struct key *k)
+static int eval(struct msg_ctx *m, const struct search_key *k)
 {
 	struct imap_view *v = m->s->view;
 
@@ -638,7 +379,7 @@ static int parse_return(const struct imap_arg *a, unsigned *ret_r)
 }
 
 /* RFC 7162 3.1.5: a search with MODSEQ reports the highest modseq. */
-static int uses_modseq(const struct key *k)
+static int uses_modseq(const struct search_key *k)
 {
 	if (k->type == K_MODSEQ)
 		return 1;
@@ -690,7 +431,7 @@ static void write_result(struct imap_session *s, const struct imap_command *cmd,
 
 void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 {
-	struct key root;
+	struct search_key root;
 	struct imap_view_info vi;
 	const char *charset = NULL;
 	size_t start = 0;
@@ -716,9 +457,9 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		start += 2;
 	}
 	if (start >= cmd->nargs ||
-	    parse_criteria(cmd->args + start, cmd->nargs - start, &root,
+	    search_parse(cmd->args + start, cmd->nargs - start, &root,
 			   &err) < 0) {
-		key_free(&root);
+		search_key_free(&root);
 		imap_bad(s, NULL, start >= cmd->nargs
 					 ? "Invalid SEARCH criteria" : err);
 		return;
@@ -726,14 +467,14 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	resolve_saved(s, &root);
 	if (charset == NULL && start >= 2 &&
 	    imap_arg_is_atom(&cmd->args[start - 2], "CHARSET")) {
-		key_free(&root);
+		search_key_free(&root);
 		imap_bad(s, NULL, "Invalid CHARSET");
 		return;
 	}
 	/* RFC 9051 6.4.4: a charset we cannot convert is NO [BADCHARSET] */
 	if (prepare_keys(&root, charset) < 0 ||
 	    (charset != NULL && !charset_known(charset))) {
-		key_free(&root);
+		search_key_free(&root);
 		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
 			"Unsupported charset");
 		return;
@@ -773,7 +514,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		write_result(s, cmd, ret, esearch, res, k, modseq);
 	free(res);
 	free(uids);
-	key_free(&root);
+	search_key_free(&root);
 	imap_ok(s, NULL, "SEARCH completed");
 }
 
@@ -782,7 +523,7 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 		     size_t nargs, uint32_t **msns_r, size_t *n_r,
 		     const char **err_r)
 {
-	struct key root;
+	struct search_key root;
 	struct imap_view_info vi;
 	uint32_t n = imap_view_count(s->view);
 	size_t k = 0;
@@ -791,9 +532,9 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 	*msns_r = NULL;
 	*n_r = 0;
 	*err_r = "Invalid search criteria";
-	if (parse_criteria(args, nargs, &root, err_r) < 0 ||
+	if (search_parse(args, nargs, &root, err_r) < 0 ||
 	    prepare_keys(&root, NULL) < 0) {
-		key_free(&root);
+		search_key_free(&root);
 		return -1;
 	}
 	resolve_saved(s, &root);
@@ -811,7 +552,7 @@ int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
 			(*msns_r)[k++] = i;
 		msg_ctx_free(&m);
 	}
-	key_free(&root);
+	search_key_free(&root);
 	*n_r = k;
 	return 0;
 }

@@ -262,7 +262,7 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	if (imap_search_msns(s, args + 2, nargs - 2, &msns, &n, &err) < 0) {
-		imap_bad(s, NULL, err);
+		imap_bad(s, NULL, "%s", err);
 		return;
 	}
 	keys = imap_sortkey_load(s, msns, n, needs_mime(&sp));

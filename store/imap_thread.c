@@ -675,7 +675,7 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if (imap_search_msns(s, cmd->args + 2, cmd->nargs - 2, &msns, &n,
 			     &err) < 0) {
-		imap_bad(s, NULL, err);
+		imap_bad(s, NULL, "%s", err);
 		return;
 	}
 	keys = imap_sortkey_load(s, msns, n, 1);
