@@ -53,7 +53,21 @@ struct ms_hook {
 	void *arg;
 };
 
-/* Fsync worker pool (mailstore_append.c). */
+/*
+ * Files a durable commit has forgotten (NUL-separated paths): message
+ * files to unlink, mailbox directories to empty and remove.
+ */
+struct ms_post {
+	struct ms_post *next;
+	struct mstore *ms;
+	char *unlinks;
+	size_t ulen;
+	char *rmdirs;
+	size_t rlen;
+};
+
+/* Worker pool (mailstore_pool.c): fsyncs of spooled messages, and the
+ * removal of files that commits have forgotten. */
 struct ms_pool {
 	pthread_t *threads;
 	unsigned nthreads;
@@ -61,6 +75,7 @@ struct ms_pool {
 	pthread_cond_t cv;
 	struct ms_delivery *queue_head, **queue_tail;
 	struct ms_delivery *done_head, **done_tail;
+	struct ms_post *rm_head, **rm_tail;
 	int stop;
 	struct net_async *async;
 };
@@ -287,6 +302,9 @@ int ms_pool_start(struct mstore *ms, char **err_r);
 void ms_expire_start(struct mstore *ms);
 void ms_expire_stop(struct mstore *ms);
 void ms_pool_submit(struct mstore *ms, struct ms_delivery *d);
+/* Removes p's files on a pool thread, or here if no pool runs; frees p. */
+void ms_pool_remove(struct mstore *ms, struct ms_post *p);
+void ms_post_remove(struct ms_post *p);
 void ms_pool_stop(struct mstore *ms);
 
 /*

@@ -285,23 +285,9 @@ static int ms_txn_tramp(DB_TXN *txn, void *a)
 	return ret;
 }
 
-struct ms_post {
-	char *unlinks;
-	size_t ulen;
-	char *rmdirs;
-	size_t rlen;
-};
-
-static void ms_post_run(void *arg, int ok)
+/* Unlinks and removes p's files and frees p (any thread). */
+void ms_post_remove(struct ms_post *p)
 {
-	struct ms_post *p = arg;
-
-	if (!ok) {
-		/* The commit may not be durable: keep the files, the start-up
-		 * cleanup removes them once the record is gone for good. */
-		log_warnx("event=mstore_post_commit_skipped reason=fsync");
-		goto out;
-	}
 	for (size_t off = 0; off < p->ulen;) {
 		const char *path = p->unlinks + off;
 
@@ -315,10 +301,31 @@ static void ms_post_run(void *arg, int ok)
 		ms_rmdir_all(path);
 		off += strlen(path) + 1;
 	}
-out:
 	free(p->unlinks);
 	free(p->rmdirs);
 	free(p);
+}
+
+/*
+ * The commit that forgot the files is durable (or failed to be).  The
+ * removal itself goes to the pool: unlinking tens of thousands of files
+ * (a big EXPUNGE, a DELETE of a full mailbox) takes seconds on a disk
+ * that discards freed blocks, and the loop serves every other session.
+ */
+static void ms_post_run(void *arg, int ok)
+{
+	struct ms_post *p = arg;
+
+	if (!ok) {
+		/* The commit may not be durable: keep the files, the start-up
+		 * cleanup removes them once the record is gone for good. */
+		log_warnx("event=mstore_post_commit_skipped reason=fsync");
+		free(p->unlinks);
+		free(p->rmdirs);
+		free(p);
+		return;
+	}
+	ms_pool_remove(p->ms, p);
 }
 
 static void ms_post_commit(struct mstore *ms)
@@ -328,6 +335,7 @@ static void ms_post_commit(struct mstore *ms)
 	if (ms->post_unlink.len == 0 && ms->post_rmdir.len == 0)
 		return;
 	p = xcalloc(1, sizeof(*p));
+	p->ms = ms;
 	p->unlinks = strbuf_steal(&ms->post_unlink, &p->ulen);
 	p->rmdirs = strbuf_steal(&ms->post_rmdir, &p->rlen);
 	/* Files go only once the commit that forgets them is durable, or

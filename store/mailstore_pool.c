@@ -1,7 +1,8 @@
 /*
  * mailstore_pool.c - the worker threads that fsync spooled messages off
- * the loop thread, so that concurrent deliveries overlap their fsyncs;
- * finished jobs go back to the loop through net_async.
+ * the loop thread, so that concurrent deliveries overlap their fsyncs
+ * (finished jobs go back to the loop through net_async), and that remove
+ * the files durable commits have forgotten (nothing goes back).
  */
 #include "mailstore_int.h"
 
@@ -20,6 +21,35 @@ void ms_pool_submit(struct mstore *ms, struct ms_delivery *d)
 	pthread_mutex_unlock(&ms->pool.mu);
 }
 
+void ms_pool_remove(struct mstore *ms, struct ms_post *rm)
+{
+	struct ms_pool *p = &ms->pool;
+
+	if (p->nthreads == 0) {
+		ms_post_remove(rm);
+		return;
+	}
+	rm->next = NULL;
+	pthread_mutex_lock(&p->mu);
+	*p->rm_tail = rm;
+	p->rm_tail = &rm->next;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Called and returns with p->mu held. */
+static void pool_remove_one(struct ms_pool *p)
+{
+	struct ms_post *rm = p->rm_head;
+
+	p->rm_head = rm->next;
+	if (p->rm_head == NULL)
+		p->rm_tail = &p->rm_head;
+	pthread_mutex_unlock(&p->mu);
+	ms_post_remove(rm);
+	pthread_mutex_lock(&p->mu);
+}
+
 static void *pool_main(void *arg)
 {
 	struct mstore *ms = arg;
@@ -29,8 +59,13 @@ static void *pool_main(void *arg)
 	for (;;) {
 		struct ms_delivery *d;
 
-		while (p->queue_head == NULL && !p->stop)
+		while (p->queue_head == NULL && p->rm_head == NULL && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->queue_head == NULL && p->rm_head != NULL) {
+			/* deliveries wait for their fsync: they go first */
+			pool_remove_one(p);
+			continue;
+		}
 		if (p->queue_head == NULL && p->stop)
 			break;
 		d = p->queue_head;
@@ -81,6 +116,8 @@ int ms_pool_start(struct mstore *ms, char **err_r)
 	p->queue_tail = &p->queue_head;
 	p->done_head = NULL;
 	p->done_tail = &p->done_head;
+	p->rm_head = NULL;
+	p->rm_tail = &p->rm_head;
 	p->stop = 0;
 	p->async = net_async_new(ms->net, pool_done_cb, ms);
 	if (p->async == NULL) {

@@ -1,7 +1,8 @@
 /*
  * test_mailstore_recovery.c - the storage engine after trouble: start-up
  * cleanup of what a crash leaves, reconstruct after losing the database,
- * group-committed concurrent deliveries on a loop, and deliveries killed
+ * group-committed concurrent deliveries on a loop, files removed off the
+ * loop after EXPUNGE and DELETE, and deliveries killed
  * with SIGKILL at random moments (nothing acknowledged may be lost).
  */
 #include <setjmp.h>
@@ -17,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -375,6 +378,131 @@ static void test_concurrent_deliveries(void **state)
 	free(dir);
 }
 
+/*
+ * With a loop attached, the files an EXPUNGE or a mailbox DELETE forgets
+ * are removed by the pool threads once the commit is durable (thousands
+ * of unlinks must not stall the loop); removals still pending when the
+ * store closes are finished by the close.
+ */
+#define RM_N 40
+
+/*
+ * unlink() as the store calls it, counted by thread while rm_watch is
+ * set (this definition takes the place of libc's in this program).
+ */
+static int rm_watch, rm_on_loop, rm_off_loop;
+static pthread_t rm_loop_thread;
+
+int unlink(const char *path)
+{
+	if (rm_watch) {
+		if (pthread_equal(pthread_self(), rm_loop_thread))
+			__atomic_add_fetch(&rm_on_loop, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&rm_off_loop, 1, __ATOMIC_RELAXED);
+	}
+	return (int)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+}
+
+struct rm_state {
+	struct net *net;
+	struct mstore *ms;
+	uint32_t inbox;
+	char *gone_dir;
+	int polls, removed;
+};
+
+static int rm_files_left(struct rm_state *st, uint32_t lo, uint32_t hi)
+{
+	struct stat sb;
+	int left = 0;
+
+	for (uint32_t uid = lo; uid <= hi; uid++) {
+		char *p = mstore_msg_path(st->ms, st->inbox, uid);
+
+		left += stat(p, &sb) == 0;
+		free(p);
+	}
+	return left;
+}
+
+static void rm_poll(void *arg)
+{
+	struct rm_state *st = arg;
+	struct stat sb;
+
+	if (rm_files_left(st, 1, RM_N - 10) == 0 &&
+	    stat(st->gone_dir, &sb) < 0) {
+		st->removed = 1;
+		net_shutdown(st->net);
+	} else if (++st->polls > 1000) {
+		net_shutdown(st->net);	/* 10 s: fail below */
+	}
+}
+
+static void test_removal_on_pool(void **state)
+{
+	char *dir = new_dir();
+	struct net_params np = {.shutdown_grace_ms = 10};
+	struct rm_state st = {0};
+	struct net_timer *timer;
+	uint32_t uids[RM_N], gone;
+	char *paths[10];
+	char *err = NULL;
+
+	(void)state;
+	st.ms = open_ms(dir);
+	assert_int_equal(mstore_user_create(st.ms, "u@x"), MSTORE_OK);
+	for (int i = 0; i < RM_N; i++) {
+		deliver(st.ms, "u@x", NULL, MSG1, 0);
+		uids[i] = (uint32_t)i + 1;
+	}
+	assert_int_equal(mstore_mailbox_create(st.ms, "u@x", "Gone", 0, &gone),
+			 MSTORE_OK);
+	for (int i = 0; i < 5; i++)
+		deliver(st.ms, "u@x", "Gone", MSG2, 0);
+	st.inbox = mbox_id(st.ms, "u@x", "INBOX");
+	st.gone_dir = mstore_mailbox_dir(st.ms, gone);
+	st.net = net_new(&np);
+	assert_non_null(st.net);
+	assert_int_equal(mstore_attach_loop(st.ms, st.net, &err), 0);
+
+	assert_int_equal(mstore_expunge(st.ms, st.inbox, uids, RM_N - 10,
+					NULL, NULL),
+			 MSTORE_OK);
+	assert_int_equal(mstore_mailbox_delete(st.ms, "u@x", "Gone"),
+			 MSTORE_OK);
+	rm_loop_thread = pthread_self();
+	rm_watch = 1;
+	timer = net_timer_new(st.net, rm_poll, &st);
+	net_timer_start(timer, 10, 1);
+	net_run(st.net);
+	net_timer_free(&timer);
+	rm_watch = 0;
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(rm_on_loop, 0);
+	assert_int_equal(rm_off_loop, RM_N - 10);
+	assert_int_equal(rm_files_left(&st, RM_N - 9, RM_N), 10);
+
+	/* the rest, with no loop turn before the close (checked before
+	 * a reopen, whose start-up cleanup would remove them too) */
+	for (int i = 0; i < 10; i++)
+		paths[i] = mstore_msg_path(st.ms, st.inbox, RM_N - 9 + i);
+	assert_int_equal(mstore_expunge(st.ms, st.inbox, uids + RM_N - 10, 10,
+					NULL, NULL),
+			 MSTORE_OK);
+	mstore_close(&st.ms);
+	net_free(&st.net);
+	for (int i = 0; i < 10; i++) {
+		struct stat sb;
+
+		assert_int_equal(stat(paths[i], &sb), -1);
+		free(paths[i]);
+	}
+	free(st.gone_dir);
+	free(dir);
+}
+
 /* A large message streamed through the spool in odd-sized pieces. */
 /* MULTIAPPEND and a re-delivered spool, asynchronously on a loop. */
 struct am_state {
@@ -662,6 +790,7 @@ int main(void)
 	    cmocka_unit_test(test_startup_cleanup),
 	    cmocka_unit_test(test_reconstruct),
 	    cmocka_unit_test(test_concurrent_deliveries),
+	    cmocka_unit_test(test_removal_on_pool),
 	    cmocka_unit_test(test_async_multiappend),
 	    cmocka_unit_test(test_crash_kill),
 	};
