@@ -346,7 +346,9 @@ void imap_cmd_create(struct imap_session *s, const struct imap_command *cmd)
 	e = mstore_mailbox_create(s->st->ms, owner, name, su, &id);
 	free(name);
 	free(owner);
-	if (e != MSTORE_OK)
+	if (e == MSTORE_E_LIMIT)
+		imap_no(s, "LIMIT", "Too many mailboxes; delete some first");
+	else if (e != MSTORE_OK)
 		mstore_no(s, e);
 	else
 		imap_create_ok(s, id); /* with MAILBOXID (RFC 8474 4.1) */

@@ -99,6 +99,8 @@ struct mstore_params {
 	unsigned fsync_threads;		 /* spool fsync workers; 0 = 8 */
 	uint64_t default_quota_bytes;	 /* for new users; 0 = unlimited */
 	uint64_t default_quota_messages; /* for new users; 0 = unlimited */
+	/* mailboxes one user may have (CREATE refuses more); 0 = unlimited */
+	unsigned max_mailboxes;
 	/* Change-log rows older than this are deleted (0 = kept forever). */
 	unsigned long long changelog_keep_secs;
 };

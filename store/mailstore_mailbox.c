@@ -209,16 +209,65 @@ struct mbox_ctx {
 	enum mstore_err err;
 };
 
+/* Does user have at least max mailboxes? */
+static int ms_mbox_at_limit(struct mstore *ms, DB_TXN *txn, const char *user,
+			    unsigned max, int *yes_r)
+{
+	struct strbuf prefix;
+	DBC *cur = NULL;
+	DBT k = {0}, v = {0};
+	unsigned n = 0;
+	int ret;
+
+	*yes_r = 0;
+	if (max == 0)
+		return 0;
+	strbuf_init(&prefix);
+	ms_key_user_name(&prefix, user, NULL);
+	ret = ms->mbnames->cursor(ms->mbnames, txn, &cur, 0);
+	if (ret == 0) {
+		k.flags = DB_DBT_REALLOC;
+		k.data = xmalloc(prefix.len);
+		memcpy(k.data, prefix.data, prefix.len);
+		k.size = (u_int32_t)prefix.len;
+		v.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+		ret = cur->get(cur, &k, &v, DB_SET_RANGE);
+		while (ret == 0 && k.size >= prefix.len &&
+		       memcmp(k.data, prefix.data, prefix.len) == 0 &&
+		       ++n < max)
+			ret = cur->get(cur, &k, &v, DB_NEXT);
+		*yes_r = n >= max;
+		free(k.data);
+		cur->close(cur);
+		if (ret == DB_NOTFOUND)
+			ret = 0;
+	}
+	strbuf_free(&prefix);
+	return ret;
+}
+
 static int mbox_create_fn(DB_TXN *txn, void *arg)
 {
 	struct mbox_ctx *c = arg;
-	int ret;
+	int ret, full;
 
 	ret = ms_user_read(c->ms, txn, c->user);
 	if (ret == DB_NOTFOUND)
 		return ms_fail(&c->err, MSTORE_E_NOUSER);
 	if (ret != 0)
 		return ret;
+	/* an existing name is EXISTS, at the limit or not */
+	ret = ms_mbox_lookup(c->ms, txn, c->user, c->name, &c->id);
+	if (ret == 0)
+		return ms_fail(&c->err, MSTORE_E_EXISTS);
+	if (ret != DB_NOTFOUND)
+		return ret;
+	ret = ms_mbox_at_limit(c->ms, txn, c->user, c->ms->p.max_mailboxes,
+			       &full);
+	if (ret != 0)
+		return ret;
+	if (full)
+		return ms_fail(&c->err, MSTORE_E_LIMIT);
 	c->id = 0;
 	return ms_mbox_create_txn(c->ms, txn, c->user, c->name, c->special_use,
 				  0, &c->id, &c->err);
@@ -251,6 +300,9 @@ enum mstore_err mstore_mailbox_create(struct mstore *ms, const char *user,
 	c.user = u;
 	c.name = n.data;
 	err = ms_txn(ms, "mailbox_create", mbox_create_fn, &c, &c.err);
+	if (err == MSTORE_E_LIMIT)
+		log_info("event=mstore_mailbox_limit user=%s max=%u", u,
+			 ms->p.max_mailboxes);
 	if (err != MSTORE_OK)
 		goto out;
 	ms_mbox_dir_init(ms, c.id);

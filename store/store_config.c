@@ -55,6 +55,9 @@ int store_config_mstore_params(const struct config_section *sec,
 	    store_config_uint(sec, "fsync_threads", 0, 64, &p->fsync_threads,
 			      err_r) < 0)
 		return -1;
+	if (store_config_uint(sec, "max_mailboxes", 10000, 10000000,
+			      &p->max_mailboxes, err_r) < 0)
+		return -1;
 	{
 		unsigned keep;
 

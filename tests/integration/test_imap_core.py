@@ -145,6 +145,29 @@ def test_special_use_at_first_login(imap_env, imap_user):
     m.logout()
 
 
+def test_mailbox_limit(store_factory):
+    """max_mailboxes bounds what one user can make the store hold."""
+    env = ImapEnv(store_factory(listen=("lmtp", "imap"), max_mailboxes="9"))
+    user = env.st.add_user("carol@example.com", "pw-carol")
+    m = env.login(user)
+    provisioned = set(list_names(m))        # INBOX and 5 special-use
+    assert len(provisioned) == 6, provisioned
+    assert m.create("A")[0] == "OK"
+    assert m.create("B/C")[0] == "OK"       # B and B/C: 9
+    typ, data = m.create("D")
+    assert typ == "NO" and data[0].startswith(b"[LIMIT]"), data
+    typ, data = m.create("A")               # a name that exists says so
+    assert typ == "NO" and b"ALREADYEXISTS" in data[0], data
+    typ, data = m.create("B/C/E")           # existing superiors are fine
+    assert typ == "NO" and data[0].startswith(b"[LIMIT]"), data
+    assert "event=mstore_mailbox_limit user=carol@example.com max=9" \
+        in env.st.log_tail(50)
+    assert m.delete("A")[0] == "OK"
+    assert m.create("D")[0] == "OK"
+    assert set(list_names(m)) == provisioned | {"B", "B/C", "D"}
+    m.logout()
+
+
 def test_create_list_rename_delete(imap_env, imap_user):
     m = imap_env.login(imap_user)
     assert m.create("Work/2026/Q1")[0] == "OK"

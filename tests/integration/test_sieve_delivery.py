@@ -87,6 +87,18 @@ def msg(subject, extra="", to=ALICE, body="hello\r\n"):
             % (to, subject, re.sub(r"\W", "", subject) or "x", extra, body))
 
 
+def test_fileinto_create_past_the_mailbox_limit_keeps(store_factory):
+    """fileinto :create that max_mailboxes refuses files into INBOX."""
+    st = store_factory(listen=("lmtp", "sieve", "imap"), max_mailboxes="2")
+    e = Env(st, None)
+    e.script('''require ["fileinto", "mailbox"];
+fileinto :create "Lists/Work";
+''')
+    assert e.deliver(msg("first"))[ALICE][0] == 250
+    # "Lists" took the last place; "Lists/Work" did not fit
+    assert e.boxes() == {"INBOX": 1, "Lists": 0}
+
+
 # --- sieve-connect --------------------------------------------------------
 
 
