@@ -165,6 +165,10 @@ int ms_db_get(DB *db, DB_TXN *txn, const void *key, size_t klen, void **val_r,
 int ms_db_put(DB *db, DB_TXN *txn, const void *key, size_t klen,
 	      const void *val, size_t vlen);
 int ms_db_del(DB *db, DB_TXN *txn, const void *key, size_t klen);
+/* fn(arg, key) for each key of db that starts with prefix, in order,
+ * until fn returns non-zero.  0 or a BDB error. */
+int ms_db_prefix_each(DB *db, DB_TXN *txn, const struct strbuf *prefix,
+		      int (*fn)(void *arg, const DBT *k), void *arg);
 /* Counter in meta: returns the value and stores value + 1. */
 int ms_meta_next(struct mstore *ms, DB_TXN *txn, const char *name,
 		 uint64_t first, uint64_t *val_r);

@@ -209,14 +209,21 @@ struct mbox_ctx {
 	enum mstore_err err;
 };
 
-/* Does user have at least max mailboxes? */
+/* Counts keys up to the limit in *arg (unsigned[2]: count, limit). */
+static int ms_count_key(void *arg, const DBT *k)
+{
+	unsigned *c = arg;
+
+	(void)k;
+	return ++c[0] >= c[1];
+}
+
+/* Does user have at least max mailboxes (0: no limit)? */
 static int ms_mbox_at_limit(struct mstore *ms, DB_TXN *txn, const char *user,
 			    unsigned max, int *yes_r)
 {
 	struct strbuf prefix;
-	DBC *cur = NULL;
-	DBT k = {0}, v = {0};
-	unsigned n = 0;
+	unsigned c[2] = {0, max};
 	int ret;
 
 	*yes_r = 0;
@@ -224,25 +231,9 @@ static int ms_mbox_at_limit(struct mstore *ms, DB_TXN *txn, const char *user,
 		return 0;
 	strbuf_init(&prefix);
 	ms_key_user_name(&prefix, user, NULL);
-	ret = ms->mbnames->cursor(ms->mbnames, txn, &cur, 0);
-	if (ret == 0) {
-		k.flags = DB_DBT_REALLOC;
-		k.data = xmalloc(prefix.len);
-		memcpy(k.data, prefix.data, prefix.len);
-		k.size = (u_int32_t)prefix.len;
-		v.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
-		ret = cur->get(cur, &k, &v, DB_SET_RANGE);
-		while (ret == 0 && k.size >= prefix.len &&
-		       memcmp(k.data, prefix.data, prefix.len) == 0 &&
-		       ++n < max)
-			ret = cur->get(cur, &k, &v, DB_NEXT);
-		*yes_r = n >= max;
-		free(k.data);
-		cur->close(cur);
-		if (ret == DB_NOTFOUND)
-			ret = 0;
-	}
+	ret = ms_db_prefix_each(ms->mbnames, txn, &prefix, ms_count_key, c);
 	strbuf_free(&prefix);
+	*yes_r = c[0] >= max;
 	return ret;
 }
 
@@ -405,31 +396,15 @@ static int ms_has_children(struct mstore *ms, DB_TXN *txn, const char *user,
 			   const char *name, int *yes_r)
 {
 	struct strbuf prefix;
-	DBC *cur = NULL;
-	DBT k = {0}, v = {0};
+	unsigned c[2] = {0, 1};
 	int ret;
 
-	*yes_r = 0;
 	strbuf_init(&prefix);
 	ms_key_user_name(&prefix, user, name);
 	strbuf_addc(&prefix, '/');
-	ret = ms->mbnames->cursor(ms->mbnames, txn, &cur, 0);
-	if (ret == 0) {
-		k.flags = DB_DBT_REALLOC;
-		k.data = xmalloc(prefix.len);
-		memcpy(k.data, prefix.data, prefix.len);
-		k.size = (u_int32_t)prefix.len;
-		v.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
-		ret = cur->get(cur, &k, &v, DB_SET_RANGE);
-		if (ret == 0 && k.size >= prefix.len &&
-		    memcmp(k.data, prefix.data, prefix.len) == 0)
-			*yes_r = 1;
-		free(k.data);
-		cur->close(cur);
-		if (ret == DB_NOTFOUND)
-			ret = 0;
-	}
+	ret = ms_db_prefix_each(ms->mbnames, txn, &prefix, ms_count_key, c);
 	strbuf_free(&prefix);
+	*yes_r = c[0] > 0;
 	return ret;
 }
 

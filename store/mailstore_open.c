@@ -87,6 +87,33 @@ int ms_db_put(DB *db, DB_TXN *txn, const void *key, size_t klen,
 	return db->put(db, txn, &k, &v, 0);
 }
 
+int ms_db_prefix_each(DB *db, DB_TXN *txn, const struct strbuf *prefix,
+		      int (*fn)(void *arg, const DBT *k), void *arg)
+{
+	DBC *cur = NULL;
+	DBT k = {0}, v = {0};
+	int ret, stop = 0;
+
+	ret = db->cursor(db, txn, &cur, 0);
+	if (ret != 0)
+		return ret;
+	k.flags = DB_DBT_REALLOC;
+	k.data = xmalloc(prefix->len ? prefix->len : 1);
+	memcpy(k.data, prefix->data, prefix->len);
+	k.size = (u_int32_t)prefix->len;
+	v.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM; /* keys only */
+	ret = cur->get(cur, &k, &v, DB_SET_RANGE);
+	while (ret == 0 && !stop && k.size >= prefix->len &&
+	       memcmp(k.data, prefix->data, prefix->len) == 0) {
+		stop = fn(arg, &k);
+		if (!stop)
+			ret = cur->get(cur, &k, &v, DB_NEXT);
+	}
+	free(k.data);
+	cur->close(cur);
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
 int ms_db_del(DB *db, DB_TXN *txn, const void *key, size_t klen)
 {
 	DBT k = {0};

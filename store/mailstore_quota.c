@@ -201,15 +201,28 @@ enum mstore_err mstore_subscribe(struct mstore *ms, const char *user,
 	return err;
 }
 
+struct sub_list {
+	size_t skip; /* the prefix */
+	char **names;
+	size_t n;
+};
+
+static int sub_collect(void *arg, const DBT *k)
+{
+	struct sub_list *l = arg;
+
+	l->names = xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
+	l->names[l->n++] =
+	    xstrndup((char *)k->data + l->skip, k->size - l->skip);
+	return 0;
+}
+
 enum mstore_err mstore_subscriptions(struct mstore *ms, const char *user,
 				     char ***names_r, size_t *n_r)
 {
 	char u[MSTORE_USER_MAX + 1];
 	struct strbuf prefix;
-	DBC *cur = NULL;
-	DBT k = {0}, v = {0};
-	char **names = NULL;
-	size_t n = 0;
+	struct sub_list l = {0};
 	int ret;
 
 	*names_r = NULL;
@@ -218,32 +231,15 @@ enum mstore_err mstore_subscriptions(struct mstore *ms, const char *user,
 		return MSTORE_E_NOUSER;
 	strbuf_init(&prefix);
 	ms_key_user_name(&prefix, u, NULL);
-	ret = ms->subs->cursor(ms->subs, NULL, &cur, 0);
-	if (ret == 0) {
-		k.flags = DB_DBT_REALLOC;
-		k.data = xmalloc(prefix.len);
-		memcpy(k.data, prefix.data, prefix.len);
-		k.size = (u_int32_t)prefix.len;
-		v.flags = DB_DBT_REALLOC;
-		ret = cur->get(cur, &k, &v, DB_SET_RANGE);
-		while (ret == 0 && k.size >= prefix.len &&
-		       memcmp(k.data, prefix.data, prefix.len) == 0) {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = xstrndup((char *)k.data + prefix.len,
-					      k.size - prefix.len);
-			ret = cur->get(cur, &k, &v, DB_NEXT);
-		}
-		free(k.data);
-		free(v.data);
-		cur->close(cur);
-	}
+	l.skip = prefix.len;
+	ret = ms_db_prefix_each(ms->subs, NULL, &prefix, sub_collect, &l);
 	strbuf_free(&prefix);
-	if (ret != 0 && ret != DB_NOTFOUND) {
-		mstore_strv_free(&names, n);
+	if (ret != 0) {
+		mstore_strv_free(&l.names, l.n);
 		return MSTORE_E_TEMP;
 	}
-	*names_r = names;
-	*n_r = n;
+	*names_r = l.names;
+	*n_r = l.n;
 	return MSTORE_OK;
 }
 
