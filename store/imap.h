@@ -303,6 +303,7 @@ struct imap_session {
 
 	struct imap_append *append; /* APPEND delivery in flight */
 	struct imap_fetch_job *fetch; /* FETCH waiting for output to drain */
+	struct imap_expunge_job *expunge; /* EXPUNGE / CLOSE in slices */
 
 	int flow_paused; /* waiting for queued output to drain */
 
@@ -403,6 +404,8 @@ imap_handler imap_cmd_select, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
     imap_cmd_subscribe, imap_cmd_status, imap_cmd_check, imap_cmd_close,
     imap_cmd_unselect, imap_cmd_expunge, imap_cmd_namespace, imap_cmd_idle;
 void imap_idle_line(struct imap_session *s, const char *line);
+/* The session ends during a sliced EXPUNGE: the rest is not done. */
+void imap_expunge_abandon(struct imap_session *s);
 /* Creates the special-use folders a new user lacks (first login). */
 void imap_mailbox_provision(struct imap_session *s);
 /* "\Drafts" etc. for a MSTORE_SU_* mask; appended with leading spaces. */

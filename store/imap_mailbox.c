@@ -609,19 +609,35 @@ void imap_cmd_check(struct imap_session *s, const struct imap_command *cmd)
 	imap_ok(s, NULL, "CHECK completed");
 }
 
-/* Expunges \Deleted messages of the view (restricted to uidset). */
-static int expunge_deleted(struct imap_session *s,
-			   const struct imap_seqset *uidset, uint32_t **gone_r,
-			   size_t *ngone_r)
-{
-	struct imap_view_info vi;
-	uint32_t n = imap_view_count(s->view), k = 0, *uids;
-	enum mstore_err e;
+/*
+ * EXPUNGE and CLOSE.  The engine removes messages in transactions of a
+ * few thousand; a session that expunges more than IMAP_EXPUNGE_SLICE
+ * messages does one slice per loop turn (imap_cmd_wait meanwhile), so a
+ * user emptying a huge Trash holds the other sessions of the store for
+ * one slice at a time, not for the whole of it.
+ */
+#define IMAP_EXPUNGE_SLICE 1000
 
-	*gone_r = NULL;
-	*ngone_r = 0;
+struct imap_expunge_job {
+	struct imap_session *s;
+	uint32_t mailbox_id;
+	uint32_t *uids;		/* to expunge, ascending */
+	size_t n, next;
+	uint32_t *gone;		/* expunged so far */
+	size_t ngone;
+	enum mstore_err err;
+	int close;		/* CLOSE: silently, then leave the mailbox */
+	int waited;		/* imap_cmd_wait() was called */
+	struct net_timer *timer;
+};
+
+/* The UIDs of the view's \Deleted messages (restricted to uidset). */
+static uint32_t *deleted_uids(struct imap_session *s,
+			      const struct imap_seqset *uidset, size_t *n_r)
+{
+	uint32_t n = imap_view_count(s->view), k = 0, *uids;
+
 	imap_view_sync(s, 0);
-	imap_view_info(s->view, &vi);
 	uids = xcalloc(n + 1, sizeof(*uids));
 	for (uint32_t i = 1; i <= n; i++) {
 		struct imap_view_msg m;
@@ -634,27 +650,131 @@ static int expunge_deleted(struct imap_session *s,
 			continue;
 		uids[k++] = m.uid;
 	}
-	e = k > 0 ? mstore_expunge(s->st->ms, vi.mailbox_id, uids, k, gone_r,
-				   ngone_r)
-		  : MSTORE_OK;
-	free(uids);
-	return e;
+	*n_r = k;
+	return uids;
+}
+
+/* Expunges the next slice; 1 once the job is over (all done, or not). */
+static int expunge_slice(struct imap_expunge_job *j)
+{
+	size_t k = j->n - j->next < IMAP_EXPUNGE_SLICE ? j->n - j->next
+						       : IMAP_EXPUNGE_SLICE;
+	uint32_t *gone = NULL;
+	size_t ngone = 0;
+
+	if (k == 0)
+		return 1;
+	j->err = mstore_expunge(j->s->st->ms, j->mailbox_id, j->uids + j->next,
+				k, &gone, &ngone);
+	if (j->err == MSTORE_OK || ngone > 0) {
+		memcpy(j->gone + j->ngone, gone, ngone * sizeof(*gone));
+		j->ngone += ngone;
+	}
+	free(gone);
+	j->next += k;
+	return j->err != MSTORE_OK || j->next == j->n;
+}
+
+static void expunge_job_free(struct imap_expunge_job *j)
+{
+	net_timer_free(&j->timer);
+	free(j->uids);
+	free(j->gone);
+	free(j);
+}
+
+/* The tagged reply; the job is gone after it. */
+static void expunge_finish(struct imap_session *s)
+{
+	struct imap_expunge_job *j = s->expunge;
+	int waited = j->waited;
+
+	s->expunge = NULL;
+	if (j->waited)
+		log_info("event=imap_expunge_sliced session=%s mailbox=%08x "
+			 "messages=%zu slices=%zu result=%s",
+			 conn_id(s->c), j->mailbox_id, j->ngone,
+			 (j->next + IMAP_EXPUNGE_SLICE - 1) / IMAP_EXPUNGE_SLICE,
+			 j->err == MSTORE_OK ? "ok" : mstore_strerror(j->err));
+	if (s->closing) {
+		/* no reply to a session that is going */
+	} else if (j->close) {
+		if (j->err != MSTORE_OK)
+			log_warnx("event=imap_close_expunge_failed session=%s",
+				  conn_id(s->c));
+		imap_set_state(s, IMAP_AUTHENTICATED);
+		imap_ok(s, NULL, "CLOSE completed");
+	} else {
+		/* what was expunged is reported, even before a failure */
+		imap_view_expunged(s, j->gone, j->ngone);
+		if (j->err != MSTORE_OK)
+			mstore_no(s, j->err);
+		else
+			imap_ok(s, NULL, "EXPUNGE completed");
+	}
+	expunge_job_free(j);
+	if (waited)
+		imap_cmd_done(s);
+}
+
+static void expunge_next(void *arg)
+{
+	struct imap_session *s = arg;
+
+	if (s->closing || expunge_slice(s->expunge))
+		expunge_finish(s);
+	else
+		net_timer_start(s->expunge->timer, 0, 0);
+}
+
+/* Starts the expunge of the view's \Deleted messages in uidset (NULL:
+ * all of them); the reply comes now or after the last slice. */
+static void expunge_start(struct imap_session *s,
+			  const struct imap_seqset *uidset, int close)
+{
+	struct imap_expunge_job *j = xcalloc(1, sizeof(*j));
+	struct imap_view_info vi;
+
+	imap_view_info(s->view, &vi);
+	j->s = s;
+	j->mailbox_id = vi.mailbox_id;
+	j->close = close;
+	j->uids = deleted_uids(s, uidset, &j->n);
+	j->gone = xcalloc(j->n + 1, sizeof(*j->gone));
+	s->expunge = j;
+	if (expunge_slice(j)) {
+		expunge_finish(s);
+		return;
+	}
+	j->timer = net_timer_new(conn_net(s->c), expunge_next, s);
+	net_timer_start(j->timer, 0, 0);
+	j->waited = 1;
+	imap_cmd_wait(s);
+}
+
+void imap_expunge_abandon(struct imap_session *s)
+{
+	if (s->expunge != NULL) {
+		log_info("event=imap_expunge_abandoned session=%s "
+			 "mailbox=%08x messages=%zu left=%zu",
+			 conn_id(s->c), s->expunge->mailbox_id,
+			 s->expunge->ngone, s->expunge->n - s->expunge->next);
+		expunge_job_free(s->expunge);
+		s->expunge = NULL;
+	}
 }
 
 void imap_cmd_close(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct imap_view_info vi;
-	uint32_t *gone = NULL;
-	size_t ngone = 0;
 
 	(void)cmd;
 	imap_view_info(s->view, &vi);
 	/* RFC 3501 6.4.2: silently, and not when read-only */
-	if (!vi.readonly && (imap_view_rights(s->view) & imap_right('e')) &&
-	    expunge_deleted(s, NULL, &gone, &ngone) != 0)
-		log_warnx("event=imap_close_expunge_failed session=%s",
-			  conn_id(s->c));
-	free(gone);
+	if (!vi.readonly && (imap_view_rights(s->view) & imap_right('e'))) {
+		expunge_start(s, NULL, 1);
+		return;
+	}
 	imap_set_state(s, IMAP_AUTHENTICATED);
 	imap_ok(s, NULL, "CLOSE completed");
 }
@@ -670,10 +790,7 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct imap_view_info vi;
 	struct imap_seqset set;
-	uint32_t *gone = NULL;
-	size_t ngone = 0;
 	const char *err;
-	int e;
 
 	imap_view_info(s->view, &vi);
 	if (vi.readonly) {
@@ -692,16 +809,8 @@ void imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, NULL, "Invalid UID set");
 		return;
 	}
-	e = expunge_deleted(s, cmd->uid ? &set : NULL, &gone, &ngone);
+	expunge_start(s, cmd->uid ? &set : NULL, 0);
 	imap_seqset_free(&set);
-	if (e != MSTORE_OK) {
-		free(gone);
-		mstore_no(s, (enum mstore_err)e);
-		return;
-	}
-	imap_view_expunged(s, gone, ngone);
-	free(gone);
-	imap_ok(s, NULL, "EXPUNGE completed");
 }
 
 /* ---- IDLE ---------------------------------------------------------------- */

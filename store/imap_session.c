@@ -571,6 +571,7 @@ static void imap_close(struct conn *c, const char *reason)
 	conn_on_drain(c, 0, NULL);
 	imap_append_abandon(s);
 	imap_fetch_abandon(s);
+	imap_expunge_abandon(s);
 	imap_view_close(s);
 	imap_auth_free(s);
 	imap_parser_free(&s->parser);

@@ -551,6 +551,109 @@ def test_expunge_seen_at_the_right_moment(imap_env, imap_user):
     b.close()
 
 
+def wait_for_log(st, text, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in st.log_tail(400):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def fill_by_copy(r, n):
+    """Doubles INBOX by COPY (hard links) until it holds n messages."""
+    have = int([l for l in r.cmd("s", "SELECT INBOX")
+                if l.endswith(b" EXISTS")][0].split()[1])
+    seen = have
+    while have < n:
+        k = min(have, n - have)
+        lines = r.cmd("c", "COPY 1:%d INBOX" % k)
+        assert lines[-1].startswith(b"c OK"), lines[-1]
+        have += k
+        seen = max([seen] + [int(l.split()[1]) for l in lines
+                             if l.endswith(b" EXISTS")])
+    seen = max([seen] + [int(l.split()[1]) for l in r.cmd("n", "NOOP")
+                         if l.endswith(b" EXISTS")])
+    assert seen == n
+
+
+def test_large_expunge_in_slices(imap_env, imap_user):
+    """An EXPUNGE of thousands runs a slice per loop turn: the other
+    sessions are served meanwhile, and the answer is the same as one
+    expunge: every number, highest-first order kept per RFC 3501 (each
+    EXPUNGE renumbers), then the tagged OK; UID EXPUNGE and CLOSE too."""
+    for i in range(4):
+        imap_env.deliver(imap_user[0], msg_bytes("big%d" % i))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 2600)
+    b = RawImap(imap_env.port)
+    b.login(imap_user)
+    b.cmd("s", "SELECT INBOX")
+    # UID EXPUNGE of 1,500 of the 2,501 \Deleted ones (UIDs 100-2600)
+    assert a.cmd("d", "UID STORE 100:2600 +FLAGS.SILENT (\\Deleted)")[-1] \
+        .startswith(b"d OK")
+    lines = a.cmd("x", "UID EXPUNGE 1101:2600")
+    assert lines[-1].startswith(b"x OK"), lines[-1]
+    nums = [int(l.split()[1]) for l in lines if l.endswith(b" EXPUNGE")]
+    assert len(nums) == 1500
+    # UIDs 1101-2600 are message numbers 1101-2600; each removal is
+    # reported against the numbering left by the ones before it
+    left = list(range(1, 2601))
+    for n in nums:
+        assert 1101 <= left[n - 1] <= 2600
+        del left[n - 1]
+    assert left == list(range(1, 1101))
+    lines = b.cmd("n", "NOOP")
+    assert sum(1 for l in lines if l.endswith(b" EXPUNGE")) == 1500
+    assert re.search(r"event=imap_expunge_sliced session=\S+ mailbox=\S+ "
+                     r"messages=1500 slices=2 result=ok",
+                     imap_env.st.log_tail(400))
+    # plain EXPUNGE of the other 1,001 \Deleted, with b talking meanwhile
+    a.send("x2 EXPUNGE\r\n")
+    assert b.cmd("n2", "NOOP")[-1].startswith(b"n2 OK")
+    lines = a.until_tagged("x2")
+    assert lines[-1].startswith(b"x2 OK"), lines[-1]
+    assert sum(1 for l in lines if l.endswith(b" EXPUNGE")) == 1001
+    assert b"* SEARCH " + b" ".join(b"%d" % i for i in range(1, 100)) \
+        in a.cmd("se", "UID SEARCH ALL")
+    # CLOSE expunges silently
+    fill_by_copy(a, 2400)
+    assert a.cmd("d2", "STORE 1:* +FLAGS.SILENT (\\Deleted)")[-1] \
+        .startswith(b"d2 OK")
+    lines = a.cmd("c", "CLOSE")
+    assert lines == [b"c OK CLOSE completed"], lines[:3]
+    lines = a.cmd("s2", "SELECT INBOX")
+    assert b"* 0 EXISTS" in lines, lines
+    a.close()
+    b.close()
+
+
+def test_session_gone_during_large_expunge(imap_env, imap_user):
+    """A client that leaves in the middle of a sliced EXPUNGE: what it
+    asked for is done (its input is not read until the reply), nothing
+    else is lost, and the next session sees a consistent mailbox."""
+    for i in range(4):
+        imap_env.deliver(imap_user[0], msg_bytes("gone%d" % i))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 5000)
+    a.cmd("d", "STORE 2501:5000 +FLAGS.SILENT (\\Deleted)")
+    a.send("x EXPUNGE\r\n")
+    a.sock.close()
+    b = RawImap(imap_env.port)
+    b.login(imap_user)
+    log = "messages=2500 slices=3 result=ok"
+    assert wait_for_log(imap_env.st, log)
+    lines = b.cmd("s", "SELECT INBOX")
+    assert b"* 2500 EXISTS" in lines, lines
+    lines = b.cmd("f", "UID FETCH 1:* (FLAGS)")
+    fetched = [l for l in lines if b" FETCH (" in l]
+    assert len(fetched) == 2500
+    assert not any(b"\\Deleted" in l for l in fetched)
+    b.close()
+
+
 def test_new_mail_reported_on_noop(imap_env, imap_user):
     r = RawImap(imap_env.port)
     r.login(imap_user)
