@@ -352,7 +352,8 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 				&map, &nmap, &uidvalidity)
 		  : MSTORE_OK;
 	mstore_mailbox_clear(&dst);
-	if (e != MSTORE_OK) {
+	if (e != MSTORE_OK && nmap == 0) {
+		free(map);
 		free(uids);
 		imap_no(s, e == MSTORE_E_OVERQUOTA ? "OVERQUOTA" : "SERVERBUG",
 			"%s", mstore_strerror(e));
@@ -384,7 +385,13 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 			imap_untagged(s, "OK [%s] Moved", code.data);
 		imap_view_expunged(s, src, nmap);
 		free(src);
-		imap_ok(s, NULL, "MOVE completed");
+		if (e != MSTORE_OK) /* RFC 6851 3.3: some moved, not all */
+			imap_no(s, e == MSTORE_E_OVERQUOTA ? "OVERQUOTA"
+							   : "SERVERBUG",
+				"Moved %zu of %zu: %s", nmap, n,
+				mstore_strerror(e));
+		else
+			imap_ok(s, NULL, "MOVE completed");
 	} else {
 		imap_ok(s, code.len > 0 ? code.data : NULL, "COPY completed");
 	}

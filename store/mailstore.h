@@ -386,11 +386,14 @@ struct mstore_uidmap {
 
 /*
  * Copies (move = 0) or moves (move = 1) the listed uids, in ascending uid
- * order, from src to dst in one transaction: hard links, new UIDs in dst,
- * flags and keywords kept (keywords re-mapped to dst's keyword ids).  The
- * destination owner's quota is checked for the whole set
- * (MSTORE_E_OVERQUOTA: nothing copied).  Move expunges the sources
- * (tombstones, counts, quota).  *map_r: one entry per copied message in
+ * order, from src to dst in transactions of up to 2,000 messages: hard
+ * links, new UIDs in dst, flags and keywords kept (keywords re-mapped to
+ * dst's keyword ids).  A copy is all or nothing: when a transaction fails
+ * (MSTORE_E_OVERQUOTA, ...) the ones committed before it are expunged
+ * from dst again, and *nmap_r is 0.  A move takes each message out of
+ * src in the transaction that puts it in dst; when one fails, the
+ * messages moved before it stay moved and are listed in *map_r with the
+ * error returned (RFC 6851 3.3).  *map_r: one entry per copied message in
  * source uid order; free() it.  *uidvalidity_r (may be NULL): dst's.
  */
 enum mstore_err mstore_copy(struct mstore *ms, uint32_t src_mailbox_id,

@@ -244,6 +244,28 @@ static void ms_noop_cb(void *arg, int ok)
 		log_warnx("event=mstore_copy_not_durable");
 }
 
+/* Bigger sets run as several transactions (lock table limits: a MOVE of
+ * 30,000 in one ran out of lock entries). */
+#define MS_COPY_CHUNK 2000
+
+/* COPY is all or nothing (RFC 3501 6.4.7): a failed chunk takes back
+ * the chunks committed before it. */
+static void copy_undo(struct mstore *ms, uint32_t dst,
+		      const struct mstore_uidmap *map, size_t n)
+{
+	uint32_t *uids = xmalloc(n * sizeof(*uids));
+	enum mstore_err err;
+
+	for (size_t i = 0; i < n; i++)
+		uids[i] = map[i].dst_uid;
+	err = mstore_expunge(ms, dst, uids, n, NULL, NULL);
+	if (err != MSTORE_OK)
+		log_warnx("event=mstore_copy_undo_failed mailbox=%08x "
+			  "messages=%zu error=\"%s\"",
+			  dst, n, mstore_strerror(err));
+	free(uids);
+}
+
 enum mstore_err mstore_copy(struct mstore *ms, uint32_t src_mailbox_id,
 			    const uint32_t *uids, size_t nuids,
 			    uint32_t dst_mailbox_id, int move,
@@ -254,19 +276,37 @@ enum mstore_err mstore_copy(struct mstore *ms, uint32_t src_mailbox_id,
 			     .src = src_mailbox_id,
 			     .dst = dst_mailbox_id,
 			     .move = move};
+	struct mstore_uidmap *map;
 	uint32_t *sorted;
-	enum mstore_err err;
+	size_t total, nmap = 0;
+	enum mstore_err err = MSTORE_OK;
 
-	sorted = ms_uids_sorted(uids, nuids, &c.nuids);
-	c.uids = sorted;
-	c.map = xmalloc((c.nuids ? c.nuids : 1) * sizeof(*c.map));
+	sorted = ms_uids_sorted(uids, nuids, &total);
+	map = xmalloc((total ? total : 1) * sizeof(*map));
 	strbuf_init(&c.links);
-	err = ms_txn(ms, move ? "move" : "copy", copy_fn, &c, &c.err);
-	free(sorted);
-	if (err != MSTORE_OK) {
-		copy_unlink_links(&c);
+	for (size_t off = 0; off < total || off == 0; off += MS_COPY_CHUNK) {
+		c.uids = sorted + off;
+		c.nuids = total - off < MS_COPY_CHUNK ? total - off
+						      : MS_COPY_CHUNK;
+		c.map = map + nmap;
 		c.nmap = 0;
-	} else if (ms->net != NULL && c.nmap > 0) {
+		err = ms_txn(ms, move ? "move" : "copy", copy_fn, &c, &c.err);
+		if (err != MSTORE_OK) {
+			copy_unlink_links(&c); /* this chunk's, uncommitted */
+			break;
+		}
+		strbuf_reset(&c.links); /* committed: they stay */
+		nmap += c.nmap;
+		if (total == 0)
+			break;
+	}
+	free(sorted);
+	strbuf_free(&c.links);
+	if (err != MSTORE_OK && !move && nmap > 0) {
+		copy_undo(ms, dst_mailbox_id, map, nmap);
+		nmap = 0;
+	}
+	if (ms->net != NULL && nmap > 0) {
 		/* the new links' directory reaches the disk with the log */
 		char *dir = ms_mbox_dir(ms, dst_mailbox_id);
 		const char *dirs[2] = {dir, NULL};
@@ -274,14 +314,14 @@ enum mstore_err mstore_copy(struct mstore *ms, uint32_t src_mailbox_id,
 		db_durable_wait(ms->env, dirs, ms_noop_cb, NULL);
 		free(dir);
 	}
-	strbuf_free(&c.links);
 	if (uidvalidity_r != NULL)
-		*uidvalidity_r = err == MSTORE_OK ? c.uidvalidity : 0;
+		*uidvalidity_r = nmap > 0 || err == MSTORE_OK ? c.uidvalidity
+							      : 0;
 	if (map_r != NULL) {
-		*map_r = c.map;
-		*nmap_r = c.nmap;
+		*map_r = map;
+		*nmap_r = nmap;
 	} else {
-		free(c.map);
+		free(map);
 	}
 	return err;
 }

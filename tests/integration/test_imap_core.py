@@ -629,6 +629,26 @@ def test_large_expunge_in_slices(imap_env, imap_user):
     b.close()
 
 
+def test_large_copy_and_move(imap_env, imap_user):
+    """COPY and MOVE of more than one engine transaction (2,000): one
+    COPYUID for the whole set, every EXPUNGE of a MOVE."""
+    imap_env.deliver(imap_user[0], msg_bytes("cm"))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 4500)
+    assert a.cmd("c", "CREATE Dest")[-1].startswith(b"c OK")
+    lines = a.cmd("cp", "COPY 1:* Dest")
+    assert re.match(rb"cp OK \[COPYUID \d+ 1:4500 1:4500\]", lines[-1]), \
+        lines[-1]
+    lines = a.cmd("mv", "MOVE 1:* Dest")
+    assert lines[-1].startswith(b"mv OK"), lines[-1]
+    assert re.match(rb"\* OK \[COPYUID \d+ 1:4500 4501:9000\]", lines[0]), \
+        lines[0]
+    assert sum(1 for l in lines if l.endswith(b" EXPUNGE")) == 4500
+    assert b"(MESSAGES 9000)" in a.cmd("st", "STATUS Dest (MESSAGES)")[0]
+    a.close()
+
+
 def test_session_gone_during_large_expunge(imap_env, imap_user):
     """A client that leaves in the middle of a sliced EXPUNGE: what it
     asked for is done (its input is not read until the reply), nothing

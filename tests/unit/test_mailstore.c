@@ -785,6 +785,98 @@ static void test_copy_move(void **state)
 	free(dir);
 }
 
+/* The UIDs 1..n. */
+static uint32_t *uid_range(size_t n)
+{
+	uint32_t *u = xmalloc(n * sizeof(*u));
+
+	for (size_t i = 0; i < n; i++)
+		u[i] = (uint32_t)i + 1;
+	return u;
+}
+
+/*
+ * Sets above one transaction's worth (2,000): a MOVE of 5,000 once ran
+ * out of lock entries.  A COPY that fails part-way takes back what it
+ * had committed; a MOVE keeps what it moved and says so.
+ */
+static void test_copy_move_large(void **state)
+{
+	char *dir = new_dir();
+	struct mstore *ms = open_ms(dir);
+	struct mstore_uidmap *map = NULL;
+	struct mstore_mailbox mb;
+	struct mstore_quota q;
+	uint32_t in, b, c, *all;
+	size_t n = 0, have = 1;
+
+	(void)state;
+	assert_int_equal(mstore_user_create(ms, "u@x"), MSTORE_OK);
+	assert_int_equal(mstore_user_create(ms, "v@x"), MSTORE_OK);
+	deliver(ms, "u@x", NULL, MSG1, 0);
+	in = mbox_id(ms, "u@x", "INBOX");
+	all = uid_range(5000);
+	while (have < 5000) { /* doubling COPYs into INBOX itself */
+		size_t k = have < 5000 - have ? have : 5000 - have;
+
+		assert_int_equal(mstore_copy(ms, in, all, k, in, 0, NULL, NULL,
+					     NULL),
+				 MSTORE_OK);
+		have += k;
+	}
+	assert_int_equal(mstore_mailbox_create(ms, "u@x", "B", 0, &b),
+			 MSTORE_OK);
+	assert_int_equal(mstore_copy(ms, in, all, 5000, b, 1, &map, &n, NULL),
+			 MSTORE_OK);
+	assert_int_equal(n, 5000);
+	assert_int_equal(map[0].src_uid, 1);
+	assert_int_equal(map[0].dst_uid, 1);
+	assert_int_equal(map[4999].src_uid, 5000);
+	assert_int_equal(map[4999].dst_uid, 5000);
+	free(map);
+	mb = mbox(ms, in);
+	assert_int_equal(mb.messages, 0);
+	mstore_mailbox_clear(&mb);
+	mb = mbox(ms, b);
+	assert_int_equal(mb.messages, 5000);
+	mstore_mailbox_clear(&mb);
+
+	/* COPY past the quota in its third transaction: nothing stays */
+	assert_int_equal(mstore_quota_set(ms, "u@x", 0, 5000 + 4500),
+			 MSTORE_OK);
+	assert_int_equal(mstore_copy(ms, b, all, 5000, b, 0, &map, &n, NULL),
+			 MSTORE_E_OVERQUOTA);
+	assert_int_equal(n, 0);
+	free(map);
+	mb = mbox(ms, b);
+	assert_int_equal(mb.messages, 5000);
+	mstore_mailbox_clear(&mb);
+	assert_int_equal(mstore_quota_get(ms, "u@x", &q), MSTORE_OK);
+	assert_int_equal(q.messages_used, 5000);
+
+	/* MOVE to another user over its quota: the first 2,000 moved */
+	assert_int_equal(mstore_quota_set(ms, "v@x", 0, 3000), MSTORE_OK);
+	c = mbox_id(ms, "v@x", "INBOX");
+	assert_int_equal(mstore_copy(ms, b, all, 5000, c, 1, &map, &n, NULL),
+			 MSTORE_E_OVERQUOTA);
+	assert_int_equal(n, 2000);
+	assert_int_equal(map[1999].src_uid, 2000);
+	free(map);
+	mb = mbox(ms, b);
+	assert_int_equal(mb.messages, 3000);
+	mstore_mailbox_clear(&mb);
+	mb = mbox(ms, c);
+	assert_int_equal(mb.messages, 2000);
+	mstore_mailbox_clear(&mb);
+	assert_int_equal(mstore_quota_get(ms, "u@x", &q), MSTORE_OK);
+	assert_int_equal(q.messages_used, 3000);
+	assert_int_equal(mstore_quota_get(ms, "v@x", &q), MSTORE_OK);
+	assert_int_equal(q.messages_used, 2000);
+	free(all);
+	mstore_close(&ms);
+	free(dir);
+}
+
 /* ---- quota ------------------------------------------------------------------
  */
 
@@ -1263,6 +1355,7 @@ int main(void)
 	    cmocka_unit_test(test_flags_modseq),
 	    cmocka_unit_test(test_expunge),
 	    cmocka_unit_test(test_copy_move),
+	    cmocka_unit_test(test_copy_move_large),
 	    cmocka_unit_test(test_quota),
 	    cmocka_unit_test(test_changelog),
 	    cmocka_unit_test(test_changelog_expire),
