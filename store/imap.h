@@ -21,7 +21,8 @@
  *                    the storage engine's change hook; message arrays
  *                    shared (copy-on-write) by the sessions of a mailbox
  *   imap_fetch.c     FETCH (first version)
- *   imap_store.c     STORE COPY MOVE
+ *   imap_store.c     STORE
+ *   imap_copy.c      COPY MOVE (large sets in slices)
  *   imap_search.c    SEARCH (first version); SORT/THREAD/ESEARCH
  *                    answer NO [CANNOT] until they are written
  *   imap_search_text.c  decoded, case-folded text for SEARCH (bodies per
@@ -304,6 +305,7 @@ struct imap_session {
 	struct imap_append *append; /* APPEND delivery in flight */
 	struct imap_fetch_job *fetch; /* FETCH waiting for output to drain */
 	struct imap_expunge_job *expunge; /* EXPUNGE / CLOSE in slices */
+	struct imap_copy_job *copy;	  /* COPY / MOVE in slices */
 
 	int flow_paused; /* waiting for queued output to drain */
 
@@ -452,9 +454,12 @@ int imap_binary_decode(int fd, const struct mime_message *m,
 /* Is the transfer encoding of p one BINARY can decode? */
 int imap_binary_cte_known(const struct mime_part *p);
 
-/* imap_fetch.c, imap_store.c, imap_search.c (extended later) */
+/* imap_fetch.c, imap_store.c, imap_copy.c, imap_search.c */
 imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
     imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
+/* The session ends during a sliced COPY / MOVE: a COPY is taken back,
+ * a MOVE keeps what it moved (imap_copy.c). */
+void imap_copy_abandon(struct imap_session *s);
 /* A FETCH stopped at IMAP_OUTPUT_HIGH goes on when output drained; the
  * session's end drops it (imap_fetch.c). */
 void imap_fetch_continue(struct imap_session *s);

@@ -695,7 +695,7 @@ static void expunge_finish(struct imap_session *s)
 			 "messages=%zu slices=%zu result=%s",
 			 conn_id(s->c), j->mailbox_id, j->ngone,
 			 (j->next + IMAP_EXPUNGE_SLICE - 1) / IMAP_EXPUNGE_SLICE,
-			 j->err == MSTORE_OK ? "ok" : mstore_strerror(j->err));
+			 mstore_errcode(j->err));
 	if (s->closing) {
 		/* no reply to a session that is going */
 	} else if (j->close) {

@@ -91,6 +91,8 @@ enum mstore_err {
 
 /* A short English text for logs and protocol replies. */
 const char *mstore_strerror(enum mstore_err err);
+/* One lower-case word ("ok", "overquota", "temp", ...) for log values. */
+const char *mstore_errcode(enum mstore_err err);
 
 /* ---- the engine ------------------------------------------------------- */
 

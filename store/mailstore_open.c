@@ -19,35 +19,36 @@
 #include "log.h"
 #include "net.h"
 
+static const struct {
+	const char *text; /* mstore_strerror() */
+	const char *code; /* mstore_errcode() */
+} mstore_errs[] = {
+    [MSTORE_OK] = {"success", "ok"},
+    [MSTORE_E_NOUSER] = {"no such user", "nouser"},
+    [MSTORE_E_NOMAILBOX] = {"no such mailbox", "nomailbox"},
+    [MSTORE_E_EXISTS] = {"already exists", "exists"},
+    [MSTORE_E_BADNAME] = {"invalid name", "badname"},
+    [MSTORE_E_OVERQUOTA] = {"quota exceeded", "overquota"},
+    [MSTORE_E_HASCHILDREN] = {"mailbox has children", "haschildren"},
+    [MSTORE_E_NOTFOUND] = {"no such message", "notfound"},
+    [MSTORE_E_LIMIT] = {"limit exceeded", "limit"},
+    [MSTORE_E_CANNOT] = {"operation not allowed", "cannot"},
+    [MSTORE_E_INVAL] = {"invalid arguments", "inval"},
+    [MSTORE_E_TEMP] = {"temporary storage failure", "temp"},
+};
+
 const char *mstore_strerror(enum mstore_err err)
 {
-	switch (err) {
-	case MSTORE_OK:
-		return "success";
-	case MSTORE_E_NOUSER:
-		return "no such user";
-	case MSTORE_E_NOMAILBOX:
-		return "no such mailbox";
-	case MSTORE_E_EXISTS:
-		return "already exists";
-	case MSTORE_E_BADNAME:
-		return "invalid name";
-	case MSTORE_E_OVERQUOTA:
-		return "quota exceeded";
-	case MSTORE_E_HASCHILDREN:
-		return "mailbox has children";
-	case MSTORE_E_NOTFOUND:
-		return "no such message";
-	case MSTORE_E_LIMIT:
-		return "limit exceeded";
-	case MSTORE_E_CANNOT:
-		return "operation not allowed";
-	case MSTORE_E_INVAL:
-		return "invalid arguments";
-	case MSTORE_E_TEMP:
-		return "temporary storage failure";
-	}
-	return "unknown error";
+	if ((unsigned)err >= sizeof(mstore_errs) / sizeof(*mstore_errs))
+		return "unknown error";
+	return mstore_errs[err].text;
+}
+
+const char *mstore_errcode(enum mstore_err err)
+{
+	if ((unsigned)err >= sizeof(mstore_errs) / sizeof(*mstore_errs))
+		return "unknown";
+	return mstore_errs[err].code;
 }
 
 /* ---- DB helpers -----------------------------------------------------------

@@ -646,6 +646,21 @@ def test_large_copy_and_move(imap_env, imap_user):
         lines[0]
     assert sum(1 for l in lines if l.endswith(b" EXPUNGE")) == 4500
     assert b"(MESSAGES 9000)" in a.cmd("st", "STATUS Dest (MESSAGES)")[0]
+    log = imap_env.st.log_tail(400)
+    assert re.search(r"event=imap_copy_sliced .*op=copy .*messages=4500 "
+                     r"slices=5 result=ok", log)
+    assert re.search(r"event=imap_copy_sliced .*op=move .*messages=4500 "
+                     r"slices=5 result=ok", log)
+    # a COPY that runs over the quota in its third slice leaves nothing
+    imap_env.st.control_ok("quota-set %s 0 11000" % imap_user[0])
+    a.cmd("s", "SELECT Dest")
+    lines = a.cmd("cp2", "COPY 1:4500 INBOX")
+    assert lines[-1].startswith(b"cp2 NO [OVERQUOTA]"), lines[-1]
+    assert b"(MESSAGES 0)" in a.cmd("st2", "STATUS INBOX (MESSAGES)")[0]
+    assert imap_env.st.quota(imap_user[0])["messages_used"] == 9000
+    assert re.search(r"event=imap_copy_sliced .*op=copy .*messages=0 "
+                     r"slices=3 result=overquota",
+                     imap_env.st.log_tail(400))
     a.close()
 
 
