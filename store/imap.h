@@ -344,6 +344,12 @@ void imap_bye(struct imap_session *s, const char *fmt, ...) LOG_PRINTF(2, 3);
 /* A handler that answers later: input stops until imap_cmd_resume(). */
 void imap_cmd_wait(struct imap_session *s);
 void imap_cmd_resume(struct imap_session *s);
+/* A command that works in slices (large EXPUNGE, COPY): fn(s) at the
+ * next turn of the loop, on *timer (made on first use; the command's to
+ * free).  The first call also stops input (imap_cmd_wait) and sets
+ * *waited: the command then ends with imap_cmd_done(). */
+void imap_cmd_next_turn(struct imap_session *s, struct net_timer **timer,
+			void (*fn)(void *arg), int *waited);
 
 /* Appends s as an astring/string: quoted when possible, else a literal. */
 void imap_write_string(struct strbuf *out, const char *str, size_t len);

@@ -170,7 +170,8 @@ static void copy_next(void *arg)
 	if (copy_slice(s->copy))
 		copy_finish(s);
 	else
-		net_timer_start(s->copy->timer, 0, 0);
+		imap_cmd_next_turn(s, &s->copy->timer, copy_next,
+				   &s->copy->waited);
 }
 
 void imap_copy_abandon(struct imap_session *s)
@@ -266,10 +267,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 		copy_finish(s);
 		return;
 	}
-	j->timer = net_timer_new(conn_net(s->c), copy_next, s);
-	net_timer_start(j->timer, 0, 0);
-	j->waited = 1;
-	imap_cmd_wait(s);
+	imap_cmd_next_turn(s, &j->timer, copy_next, &j->waited);
 }
 
 void imap_cmd_move(struct imap_session *s, const struct imap_command *cmd)

@@ -721,10 +721,12 @@ static void expunge_next(void *arg)
 {
 	struct imap_session *s = arg;
 
-	if (s->closing || expunge_slice(s->expunge))
+	struct imap_expunge_job *j = s->expunge;
+
+	if (s->closing || expunge_slice(j))
 		expunge_finish(s);
 	else
-		net_timer_start(s->expunge->timer, 0, 0);
+		imap_cmd_next_turn(s, &j->timer, expunge_next, &j->waited);
 }
 
 /* Starts the expunge of the view's \Deleted messages in uidset (NULL:
@@ -746,10 +748,7 @@ static void expunge_start(struct imap_session *s,
 		expunge_finish(s);
 		return;
 	}
-	j->timer = net_timer_new(conn_net(s->c), expunge_next, s);
-	net_timer_start(j->timer, 0, 0);
-	j->waited = 1;
-	imap_cmd_wait(s);
+	imap_cmd_next_turn(s, &j->timer, expunge_next, &j->waited);
 }
 
 void imap_expunge_abandon(struct imap_session *s)

@@ -185,6 +185,18 @@ void imap_cmd_wait(struct imap_session *s)
 	}
 }
 
+void imap_cmd_next_turn(struct imap_session *s, struct net_timer **timer,
+			void (*fn)(void *arg), int *waited)
+{
+	if (*timer == NULL)
+		*timer = net_timer_new(conn_net(s->c), fn, s);
+	net_timer_start(*timer, 0, 0);
+	if (!*waited) {
+		*waited = 1;
+		imap_cmd_wait(s);
+	}
+}
+
 void imap_cmd_resume(struct imap_session *s)
 {
 	if (s->waiting) {
