@@ -306,6 +306,7 @@ struct imap_session {
 	struct imap_fetch_job *fetch; /* FETCH waiting for output to drain */
 	struct imap_expunge_job *expunge; /* EXPUNGE / CLOSE in slices */
 	struct imap_copy_job *copy;	  /* COPY / MOVE in slices */
+	struct imap_search_job *search;	  /* SEARCH in slices */
 
 	int flow_paused; /* waiting for queued output to drain */
 
@@ -470,6 +471,8 @@ void imap_copy_abandon(struct imap_session *s);
  * session's end drops it (imap_fetch.c). */
 void imap_fetch_continue(struct imap_session *s);
 void imap_fetch_abandon(struct imap_session *s);
+/* The session ends during a sliced SEARCH (imap_search.c). */
+void imap_search_abandon(struct imap_session *s);
 
 /* ---- the selected mailbox's view (imap_view.c) --------------------------- */
 

@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "log.h"
 #include "mailstore.h"
 #include "mime.h"
+#include "net.h"
 #include "strbuf.h"
 #include "utf8.h"
 #include "store/imap.h"
@@ -429,16 +431,128 @@ static void write_result(struct imap_session *s, const struct imap_command *cmd,
 	strbuf_free(&b);
 }
 
+/*
+ * A SEARCH in progress.  Keys on text (BODY, TEXT, HEADER) read every
+ * message's file; over a large mailbox that is seconds of the loop that
+ * serves every session of the store.  The evaluation therefore stops
+ * after SEARCH_SLICE_MS and goes on at the next turn of the loop, input
+ * paused meanwhile (imap_cmd_next_turn); the view and the command (whose
+ * strings the keys point into) stay as they were until the reply.
+ */
+#define SEARCH_SLICE_MS 20
+
+struct imap_search_job {
+	const struct imap_command *cmd;
+	struct search_key root;
+	uint32_t mailbox_id;
+	unsigned ret;
+	int esearch, want_modseq;
+	uint32_t n, next;	/* messages; the next to look at (1-based) */
+	uint32_t *res, *uids;
+	size_t k;
+	uint64_t modseq;
+	unsigned slices;
+	int waited;
+	struct net_timer *timer;
+};
+
+static long long search_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Evaluates messages for one slice; 1 once all are done. */
+static int search_slice(struct imap_session *s, struct imap_search_job *j)
+{
+	long long until = search_now_ms() + SEARCH_SLICE_MS;
+
+	j->slices++;
+	while (j->next <= j->n) {
+		uint32_t i = j->next++;
+		struct msg_ctx m;
+
+		memset(&m, 0, sizeof(m));
+		m.s = s;
+		m.mailbox_id = j->mailbox_id;
+		m.msn = i;
+		if (imap_view_get(s->view, i, &m.vm) == 0 && !m.vm.expunged &&
+		    eval(&m, &j->root)) {
+			j->uids[j->k] = m.vm.uid;
+			j->res[j->k++] = j->cmd->uid ? m.vm.uid : i;
+			if (j->want_modseq && get_rec(&m)->modseq > j->modseq)
+				j->modseq = get_rec(&m)->modseq;
+		}
+		msg_ctx_free(&m);
+		if ((i & 63) == 0 && search_now_ms() >= until)
+			break;
+	}
+	return j->next > j->n;
+}
+
+static void search_job_free(struct imap_search_job *j)
+{
+	net_timer_free(&j->timer);
+	search_key_free(&j->root);
+	free(j->res);
+	free(j->uids);
+	free(j);
+}
+
+/* The result and the tagged reply; the job is gone after it. */
+static void search_finish(struct imap_session *s)
+{
+	struct imap_search_job *j = s->search;
+	int waited = j->waited;
+
+	s->search = NULL;
+	if (waited)
+		log_info("event=imap_search_sliced session=%s mailbox=%08x "
+			 "messages=%u matched=%zu slices=%u",
+			 conn_id(s->c), j->mailbox_id, j->n, j->k, j->slices);
+	if (!s->closing) {
+		if (j->ret & R_SAVE)
+			imap_view_save_result(s->view, j->uids, j->k);
+		if (j->ret != R_SAVE)
+			write_result(s, j->cmd, j->ret, j->esearch, j->res,
+				     j->k, j->modseq);
+		imap_ok(s, NULL, "SEARCH completed");
+	}
+	search_job_free(j);
+	if (waited)
+		imap_cmd_done(s);
+}
+
+static void search_next(void *arg)
+{
+	struct imap_session *s = arg;
+	struct imap_search_job *j = s->search;
+
+	if (s->closing || search_slice(s, j))
+		search_finish(s);
+	else
+		imap_cmd_next_turn(s, &j->timer, search_next, &j->waited);
+}
+
+void imap_search_abandon(struct imap_session *s)
+{
+	if (s->search != NULL) {
+		search_job_free(s->search);
+		s->search = NULL;
+	}
+}
+
 void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 {
+	struct imap_search_job *j;
 	struct search_key root;
 	struct imap_view_info vi;
 	const char *charset = NULL;
 	size_t start = 0;
 	unsigned ret = 0;
-	int esearch = 0, want_modseq;
-	uint64_t modseq = 0;
-	uint32_t n = imap_view_count(s->view), k = 0, *res, *uids;
+	int esearch = 0;
 	const char *err = NULL;
 
 	memset(&root, 0, sizeof(root));
@@ -487,35 +601,24 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 		}
 	}
 	imap_view_info(s->view, &vi);
-	want_modseq = uses_modseq(&root);
-	if (want_modseq)
+	j = xcalloc(1, sizeof(*j));
+	j->cmd = cmd;
+	j->root = root;
+	j->mailbox_id = vi.mailbox_id;
+	j->ret = ret;
+	j->esearch = esearch;
+	j->want_modseq = uses_modseq(&root);
+	if (j->want_modseq)
 		s->enabled |= IMAP_EN_CONDSTORE;
-	res = xcalloc(n + 1, sizeof(*res));
-	uids = xcalloc(n + 1, sizeof(*uids));
-	for (uint32_t i = 1; i <= n; i++) {
-		struct msg_ctx m;
-
-		memset(&m, 0, sizeof(m));
-		m.s = s;
-		m.mailbox_id = vi.mailbox_id;
-		m.msn = i;
-		if (imap_view_get(s->view, i, &m.vm) == 0 && !m.vm.expunged &&
-		    eval(&m, &root)) {
-			uids[k] = m.vm.uid;
-			res[k++] = cmd->uid ? m.vm.uid : i;
-			if (want_modseq && get_rec(&m)->modseq > modseq)
-				modseq = get_rec(&m)->modseq;
-		}
-		msg_ctx_free(&m);
-	}
-	if (ret & R_SAVE)
-		imap_view_save_result(s->view, uids, k);
-	if (!(ret == R_SAVE))
-		write_result(s, cmd, ret, esearch, res, k, modseq);
-	free(res);
-	free(uids);
-	search_key_free(&root);
-	imap_ok(s, NULL, "SEARCH completed");
+	j->n = imap_view_count(s->view);
+	j->next = 1;
+	j->res = xcalloc(j->n + 1, sizeof(*j->res));
+	j->uids = xcalloc(j->n + 1, sizeof(*j->uids));
+	s->search = j;
+	if (search_slice(s, j))
+		search_finish(s);
+	else
+		imap_cmd_next_turn(s, &j->timer, search_next, &j->waited);
 }
 
 /* SORT and THREAD (imap_sort.c, imap_thread.c): see imap_search.h. */

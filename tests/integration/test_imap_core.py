@@ -664,6 +664,36 @@ def test_large_copy_and_move(imap_env, imap_user):
     a.close()
 
 
+def test_long_search_in_slices(imap_env, imap_user):
+    """A SEARCH that reads thousands of message files goes on over
+    several turns of the store's loop, another session being served in
+    between, and answers exactly as in one go: SEARCH, ESEARCH, SAVE."""
+    for i in range(4):
+        imap_env.deliver(imap_user[0], make_msg(
+            "s%d" % i, b"word tok%d here\r\n" % i))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 4096)        # message i is a copy of s((i - 1) % 4)
+    b = RawImap(imap_env.port)
+    b.login(imap_user)
+    a.send("f SEARCH BODY tok2\r\n")
+    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
+    lines = a.until_tagged("f")
+    assert lines[-1] == b"f OK SEARCH completed", lines[-1]
+    want = [i for i in range(1, 4097) if i % 4 == 3]
+    assert lines[0] == b"* SEARCH " + b" ".join(b"%d" % i for i in want)
+    m = re.findall(r"event=imap_search_sliced session=\S+ mailbox=\S+ "
+                   r"messages=4096 matched=1024 slices=(\d+)",
+                   imap_env.st.log_tail(400))
+    assert m and int(m[-1]) >= 2, m
+    lines = a.cmd("e", "UID SEARCH RETURN (MIN MAX COUNT SAVE) TEXT tok1")
+    assert lines[0].endswith(b"UID MIN 2 MAX 4094 COUNT 1024"), lines[0]
+    lines = a.cmd("g", "FETCH $ (UID)")
+    assert sum(1 for l in lines if b" FETCH (UID " in l) == 1024
+    a.close()
+    b.close()
+
+
 def test_session_gone_during_large_expunge(imap_env, imap_user):
     """A client that leaves in the middle of a sliced EXPUNGE: what it
     asked for is done (its input is not read until the reply), nothing
