@@ -307,6 +307,7 @@ struct imap_session {
 	struct imap_expunge_job *expunge; /* EXPUNGE / CLOSE in slices */
 	struct imap_copy_job *copy;	  /* COPY / MOVE in slices */
 	struct imap_search_job *search;	  /* SEARCH in slices */
+	struct imap_store_job *storejob;  /* STORE in slices */
 
 	int flow_paused; /* waiting for queued output to drain */
 
@@ -471,8 +472,10 @@ void imap_copy_abandon(struct imap_session *s);
  * session's end drops it (imap_fetch.c). */
 void imap_fetch_continue(struct imap_session *s);
 void imap_fetch_abandon(struct imap_session *s);
-/* The session ends during a sliced SEARCH (imap_search.c). */
+/* The session ends during a sliced SEARCH (imap_search.c) or STORE
+ * (imap_store.c). */
 void imap_search_abandon(struct imap_session *s);
+void imap_store_abandon(struct imap_session *s);
 
 /* ---- the selected mailbox's view (imap_view.c) --------------------------- */
 

@@ -623,8 +623,7 @@ struct imap_expunge_job {
 	uint32_t mailbox_id;
 	uint32_t *uids;		/* to expunge, ascending */
 	size_t n, next;
-	uint32_t *gone;		/* expunged so far */
-	size_t ngone;
+	size_t ngone;		/* expunged so far */
 	enum mstore_err err;
 	int close;		/* CLOSE: silently, then leave the mailbox */
 	int waited;		/* imap_cmd_wait() was called */
@@ -666,10 +665,12 @@ static int expunge_slice(struct imap_expunge_job *j)
 		return 1;
 	j->err = mstore_expunge(j->s->st->ms, j->mailbox_id, j->uids + j->next,
 				k, &gone, &ngone);
-	if (j->err == MSTORE_OK || ngone > 0) {
-		memcpy(j->gone + j->ngone, gone, ngone * sizeof(*gone));
-		j->ngone += ngone;
-	}
+	/* EXPUNGE reports each slice as it goes (untagged EXPUNGEs may
+	 * come at any time during the command), so that neither the view's
+	 * work nor the replies pile up at the end; CLOSE reports nothing */
+	if (!j->close && ngone > 0)
+		imap_view_expunged(j->s, gone, ngone);
+	j->ngone += ngone;
 	free(gone);
 	j->next += k;
 	return j->err != MSTORE_OK || j->next == j->n;
@@ -679,7 +680,6 @@ static void expunge_job_free(struct imap_expunge_job *j)
 {
 	net_timer_free(&j->timer);
 	free(j->uids);
-	free(j->gone);
 	free(j);
 }
 
@@ -705,8 +705,8 @@ static void expunge_finish(struct imap_session *s)
 		imap_set_state(s, IMAP_AUTHENTICATED);
 		imap_ok(s, NULL, "CLOSE completed");
 	} else {
-		/* what was expunged is reported, even before a failure */
-		imap_view_expunged(s, j->gone, j->ngone);
+		/* what was expunged is reported already, even before a
+		 * failure */
 		if (j->err != MSTORE_OK)
 			mstore_no(s, j->err);
 		else
@@ -742,7 +742,6 @@ static void expunge_start(struct imap_session *s,
 	j->mailbox_id = vi.mailbox_id;
 	j->close = close;
 	j->uids = deleted_uids(s, uidset, &j->n);
-	j->gone = xcalloc(j->n + 1, sizeof(*j->gone));
 	s->expunge = j;
 	if (expunge_slice(j)) {
 		expunge_finish(s);

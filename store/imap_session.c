@@ -586,6 +586,7 @@ static void imap_close(struct conn *c, const char *reason)
 	imap_expunge_abandon(s);
 	imap_copy_abandon(s);
 	imap_search_abandon(s);
+	imap_store_abandon(s);
 	imap_view_close(s);
 	imap_auth_free(s);
 	imap_parser_free(&s->parser);

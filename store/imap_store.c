@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "mailstore.h"
+#include "net.h"
 #include "strbuf.h"
 #include "store/imap.h"
 #include "store/imap_acl.h"
@@ -189,16 +190,174 @@ static int parse_store(struct imap_session *s, const struct imap_command *cmd,
 	return 0;
 }
 
+/*
+ * A STORE of more than IMAP_STORE_SLICE messages ("mark all as read" in
+ * a folder of 30,000) changes one slice per turn of the store's loop,
+ * input paused meanwhile (imap_cmd_next_turn), so that the other sessions
+ * of the store wait for one slice at a time.  The replies (FETCH FLAGS,
+ * MODIFIED) go out at the end, as for a STORE done in one go; a slice
+ * that fails ends the command with NO, the slices before it done (the
+ * view hears of them as of anyone's changes).
+ */
+#define IMAP_STORE_SLICE 1000
+
+struct imap_store_job {
+	const struct imap_command *cmd;
+	struct store_req r;
+	uint32_t mailbox_id;
+	uint32_t *msns, *uids;
+	size_t n, next;
+	struct mstore_msg *changed;
+	size_t nchanged;
+	uint32_t *failed;	/* UNCHANGEDSINCE refused these (uids) */
+	size_t nfailed;
+	int e;			/* enum mstore_err or IMAP_ACL_E_NOPERM */
+	unsigned slices;
+	int waited;
+	struct net_timer *timer;
+};
+
+/* Changes the next slice; 1 once the job is over (all done, or not). */
+static int store_slice(struct imap_session *s, struct imap_store_job *j)
+{
+	size_t k = j->n - j->next < IMAP_STORE_SLICE ? j->n - j->next
+						     : IMAP_STORE_SLICE;
+	struct mstore_msg *ch = NULL;
+	uint32_t *f = NULL;
+	size_t nch = 0, nf = 0;
+
+	if (k == 0)
+		return 1;
+	j->slices++;
+	j->e = imap_acl_flags_store(s, j->mailbox_id, j->uids + j->next, k,
+				    &j->r.chg, &ch, &nch, &f, &nf);
+	if (j->e == MSTORE_OK && nch > 0) {
+		j->changed = xrealloc(j->changed,
+				      (j->nchanged + nch) * sizeof(*ch));
+		memcpy(j->changed + j->nchanged, ch, nch * sizeof(*ch));
+		j->nchanged += nch;
+	}
+	if (j->e == MSTORE_OK && nf > 0) {
+		j->failed = xrealloc(j->failed, (j->nfailed + nf) * sizeof(*f));
+		memcpy(j->failed + j->nfailed, f, nf * sizeof(*f));
+		j->nfailed += nf;
+	}
+	free(ch);
+	free(f);
+	j->next += k;
+	return j->e != MSTORE_OK || j->next == j->n;
+}
+
+/* The replies of a finished STORE. */
+static void store_reply(struct imap_session *s, struct imap_store_job *j)
+{
+	const struct imap_command *cmd = j->cmd;
+
+	if (j->e == IMAP_ACL_E_NOPERM) {
+		imap_no(s, "NOPERM", "No right to change these flags");
+		return;
+	}
+	if (j->e != MSTORE_OK) {
+		imap_no(s, j->e == MSTORE_E_LIMIT ? "LIMIT" : "SERVERBUG", "%s",
+			mstore_strerror((enum mstore_err)j->e));
+		return;
+	}
+	if (j->r.nkw > 0)
+		imap_view_reload_keywords(s);
+	/* the engine may report a message twice (a REPLACE done as two
+	 * steps): the later record wins */
+	for (size_t i = 0; i < j->nchanged; i++) {
+		uint32_t msn = imap_view_msn(s->view, j->changed[i].uid);
+
+		if (msn == 0)
+			continue;
+		imap_view_set_flags(s, msn, j->changed[i].flags,
+				    j->changed[i].keywords);
+		if (j->r.silent && j->r.chg.unchangedsince != 0)
+			send_flags(s, msn, cmd->uid,
+				   j->changed[i].modseq); /* RFC 7162 3.2 */
+	}
+	if (!j->r.silent) {
+		j->nchanged = changed_by_uid(j->changed, j->nchanged);
+		send_all_flags(s, j->mailbox_id, j->msns, j->n, cmd->uid,
+			       j->changed, j->nchanged);
+	}
+	if (j->nfailed > 0) {
+		struct strbuf code;
+
+		strbuf_init(&code);
+		strbuf_adds(&code, "MODIFIED ");
+		if (!cmd->uid)
+			for (size_t i = 0; i < j->nfailed; i++)
+				j->failed[i] =
+				    imap_view_msn(s->view, j->failed[i]);
+		imap_seqset_write(&code, j->failed, j->nfailed);
+		imap_ok(s, code.data, "Conditional STORE failed");
+		strbuf_free(&code);
+		return;
+	}
+	imap_ok(s, NULL, "STORE completed");
+}
+
+static void store_job_free(struct imap_store_job *j)
+{
+	net_timer_free(&j->timer);
+	free(j->msns);
+	free(j->uids);
+	free(j->changed);
+	free(j->failed);
+	free(j);
+}
+
+static void store_finish(struct imap_session *s)
+{
+	struct imap_store_job *j = s->storejob;
+	int waited = j->waited;
+
+	s->storejob = NULL;
+	if (waited)
+		log_info("event=imap_store_sliced session=%s mailbox=%08x "
+			 "messages=%zu changed=%zu slices=%u result=%s",
+			 conn_id(s->c), j->mailbox_id, j->n, j->nchanged,
+			 j->slices,
+			 j->e == IMAP_ACL_E_NOPERM
+			     ? "noperm"
+			     : mstore_errcode((enum mstore_err)j->e));
+	if (!s->closing)
+		store_reply(s, j);
+	store_job_free(j);
+	if (waited)
+		imap_cmd_done(s);
+}
+
+static void store_next(void *arg)
+{
+	struct imap_session *s = arg;
+	struct imap_store_job *j = s->storejob;
+
+	if (s->closing || store_slice(s, j))
+		store_finish(s);
+	else
+		imap_cmd_next_turn(s, &j->timer, store_next, &j->waited);
+}
+
+void imap_store_abandon(struct imap_session *s)
+{
+	if (s->storejob != NULL) {
+		store_job_free(s->storejob);
+		s->storejob = NULL;
+	}
+}
+
 void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 {
+	struct imap_store_job *j;
 	struct store_req r;
 	struct imap_seqset set;
 	struct imap_view_info vi;
-	struct mstore_msg *changed = NULL;
-	uint32_t *msns = NULL, *uids, *failed = NULL;
-	size_t n = 0, nchanged = 0, nfailed = 0;
+	uint32_t *msns = NULL;
+	size_t n = 0;
 	const char *err;
-	enum mstore_err e;
 
 	if (imap_seqset_parse(imap_arg_string(&cmd->args[0]), &set, &err) < 0) {
 		imap_bad(s, NULL, "%s", err);
@@ -221,62 +380,21 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	imap_seqset_free(&set);
-	uids = xcalloc(n + 1, sizeof(*uids));
+	j = xcalloc(1, sizeof(*j));
+	j->cmd = cmd;
+	j->r = r;
+	/* the copy's keyword list is its own */
+	j->r.chg.keywords = j->r.nkw > 0 ? j->r.kw : NULL;
+	j->mailbox_id = vi.mailbox_id;
+	j->msns = msns;
+	j->n = n;
+	j->uids = xcalloc(n + 1, sizeof(*j->uids));
 	for (size_t i = 0; i < n; i++)
-		uids[i] = imap_view_uid(s->view, msns[i]);
-	/* RFC 4314 4: only the flags the user may change */
-	e = n > 0 ? imap_acl_flags_store(s, vi.mailbox_id, uids, n, &r.chg,
-					 &changed, &nchanged, &failed,
-					 &nfailed)
-		  : MSTORE_OK;
-	free(uids);
-	if ((int)e == IMAP_ACL_E_NOPERM) {
-		free(msns);
-		imap_no(s, "NOPERM", "No right to change these flags");
-		return;
-	}
-	if (e != MSTORE_OK) {
-		free(msns);
-		imap_no(s, e == MSTORE_E_LIMIT ? "LIMIT" : "SERVERBUG", "%s",
-			mstore_strerror(e));
-		return;
-	}
-	if (r.nkw > 0)
-		imap_view_reload_keywords(s);
-	/* the engine may report a message twice (a REPLACE done as two
-	 * steps): the later record wins */
-	for (size_t i = 0; i < nchanged; i++) {
-		uint32_t msn = imap_view_msn(s->view, changed[i].uid);
-
-		if (msn == 0)
-			continue;
-		imap_view_set_flags(s, msn, changed[i].flags,
-				    changed[i].keywords);
-		if (r.silent && r.chg.unchangedsince != 0)
-			send_flags(s, msn, cmd->uid,
-				   changed[i].modseq); /* RFC 7162 3.2 */
-	}
-	if (!r.silent) {
-		nchanged = changed_by_uid(changed, nchanged);
-		send_all_flags(s, vi.mailbox_id, msns, n, cmd->uid, changed,
-			       nchanged);
-	}
-	free(changed);
-	free(msns);
-	if (nfailed > 0) {
-		struct strbuf code;
-
-		strbuf_init(&code);
-		strbuf_adds(&code, "MODIFIED ");
-		if (!cmd->uid)
-			for (size_t i = 0; i < nfailed; i++)
-				failed[i] = imap_view_msn(s->view, failed[i]);
-		imap_seqset_write(&code, failed, nfailed);
-		free(failed);
-		imap_ok(s, code.data, "Conditional STORE failed");
-		strbuf_free(&code);
-		return;
-	}
-	free(failed);
-	imap_ok(s, NULL, "STORE completed");
+		j->uids[i] = imap_view_uid(s->view, msns[i]);
+	s->storejob = j;
+	/* RFC 4314 4: only the flags the user may change (per slice) */
+	if (store_slice(s, j))
+		store_finish(s);
+	else
+		imap_cmd_next_turn(s, &j->timer, store_next, &j->waited);
 }

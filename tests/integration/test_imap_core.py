@@ -593,6 +593,18 @@ def test_large_expunge_in_slices(imap_env, imap_user):
     # UID EXPUNGE of 1,500 of the 2,501 \Deleted ones (UIDs 100-2600)
     assert a.cmd("d", "UID STORE 100:2600 +FLAGS.SILENT (\\Deleted)")[-1] \
         .startswith(b"d OK")
+    assert re.search(r"event=imap_store_sliced session=\S+ mailbox=\S+ "
+                     r"messages=2501 changed=2501 slices=3 result=ok",
+                     imap_env.st.log_tail(400))
+    # a non-silent STORE in slices answers every FETCH; a conditional
+    # one collects MODIFIED over all its slices
+    lines = a.cmd("fl", "STORE 1:1500 +FLAGS (\\Flagged)")
+    assert lines[-1] == b"fl OK STORE completed", lines[-1]
+    assert sum(1 for l in lines if b" FETCH (FLAGS (" in l) == 1500
+    lines = a.cmd("cs", "STORE 1:2000 (UNCHANGEDSINCE 1) +FLAGS.SILENT "
+                        "(\\Seen)")
+    assert lines[-1] == b"cs OK [MODIFIED 1:2000] Conditional STORE failed", \
+        lines[-1]
     lines = a.cmd("x", "UID EXPUNGE 1101:2600")
     assert lines[-1].startswith(b"x OK"), lines[-1]
     nums = [int(l.split()[1]) for l in lines if l.endswith(b" EXPUNGE")]
