@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 echo "# rookery bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores"
-for b in bench/lmtp.sh bench/sieve.sh bench/imap.sh bench/mux.sh; do
+for b in bench/lmtp.sh bench/sieve.sh bench/imap.sh bench/stall.sh \
+	bench/mux.sh; do
 	sh "$b"
 done
 # The address-book server against slapd (writes bench/ldapab/RESULTS.md).

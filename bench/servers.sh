@@ -1,0 +1,117 @@
+# The two IMAP servers the store benchmarks compare (sourced after
+# common.sh and bench_tmp, not run): Rookery's store and Dovecot's imapd
+# with sdbox, on free ports in $T, with the users in $users (password
+# $PW).  servers_setup writes both configurations and creates the users;
+# rookery_start / rookery_restart and dovecot_start CLIENT_LIMIT
+# PROCESS_LIMIT FSYNC / dovecot_restart run them (their PIDs go to PIDS;
+# $RP, $DP are the ports, $RPID, $DPID the PIDs).
+
+servers_setup() {
+	RP=$(free_port)
+	DP=$(free_port)
+	mkdir -p "$T/rookery"
+	cat > "$T/rookery/rookery.conf" <<CONF
+[global]
+log = stderr
+log_level = warn
+sasldb = $T/rookery/sasldb2
+[store bench]
+role = primary
+data_dir = $T/rookery/data
+allow_plaintext = yes
+listen = imap 127.0.0.1:$RP
+listen = control unix:$T/rookery/control.sock
+CONF
+	for u in $users; do
+		"$BIN/rookery" -q -c "$T/rookery/rookery.conf" user add "$u" <<PW >/dev/null
+$PW
+PW
+	done
+	D=$T/dovecot
+	mkdir -p "$D/run" "$D/state" "$D/mail"
+	chown dovecot:dovecot "$D/mail"
+	: > "$D/passwd"
+	for u in $users; do
+		echo "$u:{PLAIN}$PW::::::" >> "$D/passwd"
+	done
+	chmod 644 "$D/passwd"
+}
+
+rookery_start() {
+	"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
+		2>>"$T/rookery/log" &
+	RPID=$!
+	PIDS="$PIDS $RPID"
+	wait_port "$RP"
+}
+# Memory freed by earlier sessions stays in the process (malloc keeps it),
+# so each IDLE measurement starts from a fresh process.
+rookery_restart() {
+	kill "$RPID"
+	wait "$RPID" || true
+	rookery_start
+}
+
+dovecot_conf() {
+	cat > "$D/dovecot.conf" <<CONF
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = sdbox:$D/mail/%u
+mail_fsync = $3
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+default_client_limit = 20000
+default_vsz_limit = 1G
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $D/passwd
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=$D/mail/%u
+}
+protocol imap {
+  mail_max_userip_connections = 20000
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $DP
+  }
+  service_count = 0
+  process_min_avail = 2
+  client_limit = 20000
+}
+service imap {
+  client_limit = $1
+  service_count = $([ "$1" -gt 1 ] && echo 0 || echo 1)
+  process_limit = $2
+}
+service anvil {
+  client_limit = 20000
+}
+CONF
+}
+# The fill is not measured: Dovecot fills with mail_fsync = never, then
+# restarts with always for the runs.  (32 sessions APPENDing to one sdbox
+# INBOX queue on its index lock: about 450 msg/s here either way.)
+dovecot_start() { # client_limit process_limit fsync
+	dovecot_conf "$@"
+	dovecot -c "$D/dovecot.conf"
+	wait_port "$DP"
+	DPID=$(cat "$D/run/master.pid")
+	PIDS="$PIDS $DPID"
+}
+# A reload (SIGHUP) keeps running processes' limits: restart instead.
+dovecot_restart() {
+	kill "$DPID"
+	while kill -0 "$DPID" 2>/dev/null; do sleep 0.2; done
+	dovecot_start "$@"
+}

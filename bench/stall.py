@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""What one user's big command costs everyone else on the same server.
+
+Usage: stall.py PORT USER OTHER PASSWORD LABEL
+
+USER's INBOX holds the messages to work on (filled beforehand).  While
+USER runs, one after the other, STORE 1:* +FLAGS \\Seen, COPY 1:* to a new
+mailbox, SEARCH BODY for a word no message has, MOVE 1:* back from that
+mailbox, and EXPUNGE of everything, a second connection logged in as
+OTHER sends NOOP every 10 ms.  One key=value line per command: how long
+it took, its result, and the longest NOOP OTHER waited for meanwhile
+(the stall).  Bounded: each command is waited for at most 600 s."""
+
+import imaplib
+import sys
+import threading
+import time
+
+port, user, other, pw, label = (int(sys.argv[1]), sys.argv[2], sys.argv[3],
+                                sys.argv[4], sys.argv[5])
+
+
+class Probe(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.c = imaplib.IMAP4("127.0.0.1", port, timeout=600)
+        self.c.login(other, pw)
+        self.c.select("INBOX")
+        self.stop = False
+        self.worst = 0.0
+        self.lock = threading.Lock()
+
+    def run(self):
+        while not self.stop:
+            t = time.monotonic()
+            self.c.noop()
+            with self.lock:
+                self.worst = max(self.worst, time.monotonic() - t)
+            time.sleep(0.01)
+
+    def take(self):
+        with self.lock:
+            w, self.worst = self.worst, 0.0
+        return w
+
+
+def main():
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=600)
+    c.login(user, pw)
+    n = int(c.select("INBOX")[1][0])
+    c.create("Stall")
+    probe = Probe()
+    probe.start()
+    time.sleep(0.3)
+    def nothing():
+        pass
+
+    def deleted():
+        c.select("INBOX")
+        c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+
+    # (command, messages, untimed preparation, the command)
+    steps = [
+        ("STORE", n, nothing,
+         lambda: c.store("1:*", "+FLAGS.SILENT", "(\\Seen)")),
+        ("COPY", n, nothing, lambda: c.copy("1:*", "Stall")),
+        ("SEARCH", n, nothing, lambda: c.search(None, "BODY", "zqxjkvw")),
+        ("MOVE", n, lambda: c.select("Stall"),
+         lambda: c._simple_command("MOVE", "1:*", "INBOX")),
+        ("EXPUNGE", 2 * n, deleted, lambda: c.expunge()),
+    ]
+    for name, count, prep, fn in steps:
+        prep()
+        # a NOOP held up by the preparation must not count for the command
+        time.sleep(0.3)
+        probe.take()
+        t0 = time.monotonic()
+        typ = fn()[0]
+        secs = time.monotonic() - t0
+        time.sleep(0.2)
+        print("label=%s cmd=%s messages=%d secs=%.2f result=%s "
+              "stall_ms=%d" % (label, name, count, secs, typ,
+                               probe.take() * 1000))
+        sys.stdout.flush()
+    probe.stop = True
+    probe.join(5)
+    c.logout()
+
+
+main()
