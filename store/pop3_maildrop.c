@@ -233,7 +233,10 @@ int pop3_md_commit(struct pop3_maildrop *md, unsigned *expunged_r)
 		free(uids);
 		return 0;
 	}
-	/* RFC 1939 section 6: all deletions in one transaction. */
+	/* RFC 1939 section 6: the deletions happen here, in transactions
+	 * of up to 2,000 messages (mstore_expunge); if one fails, QUIT says
+	 * "-ERR [SYS/TEMP] Some deleted messages not removed", as the RFC
+	 * lets it (those of the earlier transactions are gone). */
 	err = mstore_expunge(md->ms, md->mailbox_id, uids, n, NULL, &nexp);
 	free(uids);
 	if (err != MSTORE_OK) {
