@@ -22,7 +22,8 @@
  *                    shared (copy-on-write) by the sessions of a mailbox
  *   imap_fetch.c     FETCH (first version)
  *   imap_store.c     STORE
- *   imap_copy.c      COPY MOVE (large sets in slices)
+ *   imap_copy.c      COPY MOVE
+ *   imap_job.c       STORE EXPUNGE COPY SEARCH of large sets, in slices
  *   imap_search.c    SEARCH (first version); SORT/THREAD/ESEARCH
  *                    answer NO [CANNOT] until they are written
  *   imap_search_text.c  decoded, case-folded text for SEARCH (bodies per
@@ -88,6 +89,7 @@ struct mstore_spool;
 struct imap_view;
 struct imap_parser;
 struct imap_append;
+struct imap_job;
 struct imap_fetch_job;
 
 /* ---- the parser (imap_parse.c) ------------------------------------------- */
@@ -304,10 +306,7 @@ struct imap_session {
 
 	struct imap_append *append; /* APPEND delivery in flight */
 	struct imap_fetch_job *fetch; /* FETCH waiting for output to drain */
-	struct imap_expunge_job *expunge; /* EXPUNGE / CLOSE in slices */
-	struct imap_copy_job *copy;	  /* COPY / MOVE in slices */
-	struct imap_search_job *search;	  /* SEARCH in slices */
-	struct imap_store_job *storejob;  /* STORE in slices */
+	struct imap_job *job; /* a command working in slices (imap_job.c) */
 
 	int flow_paused; /* waiting for queued output to drain */
 
@@ -346,12 +345,24 @@ void imap_bye(struct imap_session *s, const char *fmt, ...) LOG_PRINTF(2, 3);
 /* A handler that answers later: input stops until imap_cmd_resume(). */
 void imap_cmd_wait(struct imap_session *s);
 void imap_cmd_resume(struct imap_session *s);
-/* A command that works in slices (large EXPUNGE, COPY): fn(s) at the
- * next turn of the loop, on *timer (made on first use; the command's to
- * free).  The first call also stops input (imap_cmd_wait) and sets
- * *waited: the command then ends with imap_cmd_done(). */
-void imap_cmd_next_turn(struct imap_session *s, struct net_timer **timer,
-			void (*fn)(void *arg), int *waited);
+/*
+ * A command that works in slices (imap_job.c): slice() does the next
+ * part and returns 1 once nothing is left (done or failed); it runs now
+ * and then once per turn of the loop, input paused.  finish() sends the
+ * replies (not when s->closing) and gets the number of slices if there
+ * were several (0: all in one go, nothing waited); free() frees data.
+ * If the session ends first, abandon() (may be NULL) then free().
+ */
+struct imap_job_ops {
+	const char *name;
+	int (*slice)(struct imap_session *s, void *data);
+	void (*finish)(struct imap_session *s, void *data, unsigned slices);
+	void (*abandon)(struct imap_session *s, void *data);
+	void (*free)(void *data);
+};
+void imap_job_run(struct imap_session *s, const struct imap_job_ops *ops,
+		  void *data);
+void imap_job_abandon(struct imap_session *s);
 
 /* Appends s as an astring/string: quoted when possible, else a literal. */
 void imap_write_string(struct strbuf *out, const char *str, size_t len);
@@ -414,8 +425,6 @@ imap_handler imap_cmd_select, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
     imap_cmd_subscribe, imap_cmd_status, imap_cmd_check, imap_cmd_close,
     imap_cmd_unselect, imap_cmd_expunge, imap_cmd_namespace, imap_cmd_idle;
 void imap_idle_line(struct imap_session *s, const char *line);
-/* The session ends during a sliced EXPUNGE: the rest is not done. */
-void imap_expunge_abandon(struct imap_session *s);
 /* Creates the special-use folders a new user lacks (first login). */
 void imap_mailbox_provision(struct imap_session *s);
 /* "\Drafts" etc. for a MSTORE_SU_* mask; appended with leading spaces. */
@@ -465,17 +474,10 @@ int imap_binary_cte_known(const struct mime_part *p);
 /* imap_fetch.c, imap_store.c, imap_copy.c, imap_search.c */
 imap_handler imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move,
     imap_cmd_search, imap_cmd_sort, imap_cmd_thread, imap_cmd_esearch;
-/* The session ends during a sliced COPY / MOVE: a COPY is taken back,
- * a MOVE keeps what it moved (imap_copy.c). */
-void imap_copy_abandon(struct imap_session *s);
 /* A FETCH stopped at IMAP_OUTPUT_HIGH goes on when output drained; the
  * session's end drops it (imap_fetch.c). */
 void imap_fetch_continue(struct imap_session *s);
 void imap_fetch_abandon(struct imap_session *s);
-/* The session ends during a sliced SEARCH (imap_search.c) or STORE
- * (imap_store.c). */
-void imap_search_abandon(struct imap_session *s);
-void imap_store_abandon(struct imap_session *s);
 
 /* ---- the selected mailbox's view (imap_view.c) --------------------------- */
 

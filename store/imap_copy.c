@@ -3,7 +3,7 @@
  * and UID forms.
  *
  * A set of more than IMAP_COPY_SLICE messages is copied one slice per
- * turn of the store's loop (input paused meanwhile, imap_cmd_wait), so
+ * turn of the store's loop (imap_job.c), so
  * that a client moving a folder of 30,000 messages does not hold the
  * other sessions of the store for the seconds that takes.  A COPY stays
  * all or nothing: when a slice fails, the slices before it are expunged
@@ -23,8 +23,7 @@
 
 #define IMAP_COPY_SLICE 1000
 
-struct imap_copy_job {
-	struct imap_session *s;
+struct copy_job {
 	int move;
 	uint32_t src, dst;	/* mailbox ids */
 	uint32_t *uids;		/* to copy, ascending */
@@ -33,13 +32,11 @@ struct imap_copy_job {
 	size_t nmap;
 	uint32_t uidvalidity;	/* the destination's */
 	enum mstore_err err;
-	int waited;		/* imap_cmd_wait() was called */
-	struct net_timer *timer;
 };
 
-/* Copies the next slice; 1 once the job is over (all done, or not). */
-static int copy_slice(struct imap_copy_job *j)
+static int copy_slice(struct imap_session *s, void *data)
 {
+	struct copy_job *j = data;
 	size_t k = j->n - j->next < IMAP_COPY_SLICE ? j->n - j->next
 						    : IMAP_COPY_SLICE;
 	struct mstore_uidmap *map = NULL;
@@ -48,7 +45,7 @@ static int copy_slice(struct imap_copy_job *j)
 
 	if (k == 0)
 		return 1;
-	j->err = mstore_copy(j->s->st->ms, j->src, j->uids + j->next, k, j->dst,
+	j->err = mstore_copy(s->st->ms, j->src, j->uids + j->next, k, j->dst,
 			     j->move, &map, &nmap, &uv);
 	if (nmap > 0) {
 		memcpy(j->map + j->nmap, map, nmap * sizeof(*map));
@@ -60,36 +57,19 @@ static int copy_slice(struct imap_copy_job *j)
 	return j->err != MSTORE_OK || j->next == j->n;
 }
 
-/* A COPY that cannot finish takes back the slices it committed. */
-static void copy_undo(struct imap_copy_job *j)
+/* A COPY that cannot finish takes back the slices it committed; a MOVE
+ * keeps what it moved (RFC 6851 3.3). */
+static void copy_undo(struct imap_session *s, void *data)
 {
-	uint32_t *uids;
-	enum mstore_err e;
+	struct copy_job *j = data;
 
-	if (j->move || j->nmap == 0)
+	if (j->move)
 		return;
-	uids = xmalloc(j->nmap * sizeof(*uids));
-	for (size_t i = 0; i < j->nmap; i++)
-		uids[i] = j->map[i].dst_uid;
-	e = mstore_expunge(j->s->st->ms, j->dst, uids, j->nmap, NULL, NULL);
-	if (e != MSTORE_OK)
-		log_warnx("event=imap_copy_undo_failed session=%s mailbox=%08x "
-			  "messages=%zu error=\"%s\"",
-			  conn_id(j->s->c), j->dst, j->nmap,
-			  mstore_strerror(e));
-	free(uids);
+	mstore_copy_undo(s->st->ms, j->dst, j->map, j->nmap);
 	j->nmap = 0;
 }
 
-static void copy_job_free(struct imap_copy_job *j)
-{
-	net_timer_free(&j->timer);
-	free(j->uids);
-	free(j->map);
-	free(j);
-}
-
-static void copy_reply(struct imap_session *s, struct imap_copy_job *j)
+static void copy_reply(struct imap_session *s, struct copy_job *j)
 {
 	struct strbuf code;
 
@@ -132,62 +112,33 @@ static void copy_reply(struct imap_session *s, struct imap_copy_job *j)
 	strbuf_free(&code);
 }
 
-/* The tagged reply; the job is gone after it. */
-static void copy_finish(struct imap_session *s)
+static void copy_finish(struct imap_session *s, void *data, unsigned slices)
 {
-	struct imap_copy_job *j = s->copy;
-	int waited = j->waited;
+	struct copy_job *j = data;
 
-	s->copy = NULL;
 	if (j->err != MSTORE_OK)
-		copy_undo(j);
-	if (waited)
+		copy_undo(s, j);
+	if (slices > 0)
 		log_info("event=imap_copy_sliced session=%s op=%s src=%08x "
-			 "dst=%08x messages=%zu slices=%zu result=%s",
+			 "dst=%08x messages=%zu slices=%u result=%s",
 			 conn_id(s->c), j->move ? "move" : "copy", j->src,
-			 j->dst, j->nmap,
-			 (j->next + IMAP_COPY_SLICE - 1) / IMAP_COPY_SLICE,
-			 mstore_errcode(j->err));
+			 j->dst, j->nmap, slices, mstore_errcode(j->err));
 	if (!s->closing)
 		copy_reply(s, j);
-	copy_job_free(j);
-	if (waited)
-		imap_cmd_done(s);
 }
 
-static void copy_next(void *arg)
+static void copy_free(void *data)
 {
-	struct imap_session *s = arg;
+	struct copy_job *j = data;
 
-	if (s->closing) {
-		int waited = s->copy->waited;
-
-		imap_copy_abandon(s);
-		if (waited)
-			imap_cmd_done(s);
-		return;
-	}
-	if (copy_slice(s->copy))
-		copy_finish(s);
-	else
-		imap_cmd_next_turn(s, &s->copy->timer, copy_next,
-				   &s->copy->waited);
+	free(j->uids);
+	free(j->map);
+	free(j);
 }
 
-void imap_copy_abandon(struct imap_session *s)
-{
-	struct imap_copy_job *j = s->copy;
-
-	if (j == NULL)
-		return;
-	s->copy = NULL;
-	log_info("event=imap_copy_abandoned session=%s op=%s messages=%zu "
-		 "left=%zu",
-		 conn_id(s->c), j->move ? "move" : "copy", j->nmap,
-		 j->n - j->next);
-	copy_undo(j);	/* a COPY is all or nothing, finished or not */
-	copy_job_free(j);
-}
+static const struct imap_job_ops copy_ops = {
+	"COPY", copy_slice, copy_finish, copy_undo, copy_free,
+};
 
 void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 {
@@ -195,7 +146,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 	struct imap_seqset set;
 	struct imap_view_info vi;
 	struct mstore_mailbox dst;
-	struct imap_copy_job *j;
+	struct copy_job *j;
 	uint32_t *msns = NULL;
 	size_t n = 0;
 	const char *err;
@@ -250,7 +201,6 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
-	j->s = s;
 	j->move = move;
 	j->src = vi.mailbox_id;
 	j->dst = dst.id;
@@ -262,12 +212,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd)
 		j->uids[i] = imap_view_uid(s->view, msns[i]);
 	free(msns);
 	j->map = xcalloc(n + 1, sizeof(*j->map));
-	s->copy = j;
-	if (copy_slice(j)) {
-		copy_finish(s);
-		return;
-	}
-	imap_cmd_next_turn(s, &j->timer, copy_next, &j->waited);
+	imap_job_run(s, &copy_ops, j);
 }
 
 void imap_cmd_move(struct imap_session *s, const struct imap_command *cmd)

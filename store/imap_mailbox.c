@@ -610,24 +610,19 @@ void imap_cmd_check(struct imap_session *s, const struct imap_command *cmd)
 }
 
 /*
- * EXPUNGE and CLOSE.  The engine removes messages in transactions of a
- * few thousand; a session that expunges more than IMAP_EXPUNGE_SLICE
- * messages does one slice per loop turn (imap_cmd_wait meanwhile), so a
- * user emptying a huge Trash holds the other sessions of the store for
- * one slice at a time, not for the whole of it.
+ * EXPUNGE and CLOSE, IMAP_EXPUNGE_SLICE messages per slice (imap_job.c):
+ * a user emptying a huge Trash holds the other sessions of the store for
+ * one slice at a time.
  */
 #define IMAP_EXPUNGE_SLICE 1000
 
-struct imap_expunge_job {
-	struct imap_session *s;
+struct expunge_job {
 	uint32_t mailbox_id;
 	uint32_t *uids;		/* to expunge, ascending */
 	size_t n, next;
 	size_t ngone;		/* expunged so far */
 	enum mstore_err err;
 	int close;		/* CLOSE: silently, then leave the mailbox */
-	int waited;		/* imap_cmd_wait() was called */
-	struct net_timer *timer;
 };
 
 /* The UIDs of the view's \Deleted messages (restricted to uidset). */
@@ -653,9 +648,9 @@ static uint32_t *deleted_uids(struct imap_session *s,
 	return uids;
 }
 
-/* Expunges the next slice; 1 once the job is over (all done, or not). */
-static int expunge_slice(struct imap_expunge_job *j)
+static int expunge_slice(struct imap_session *s, void *data)
 {
+	struct expunge_job *j = data;
 	size_t k = j->n - j->next < IMAP_EXPUNGE_SLICE ? j->n - j->next
 						       : IMAP_EXPUNGE_SLICE;
 	uint32_t *gone = NULL;
@@ -663,103 +658,70 @@ static int expunge_slice(struct imap_expunge_job *j)
 
 	if (k == 0)
 		return 1;
-	j->err = mstore_expunge(j->s->st->ms, j->mailbox_id, j->uids + j->next,
+	j->err = mstore_expunge(s->st->ms, j->mailbox_id, j->uids + j->next,
 				k, &gone, &ngone);
 	/* EXPUNGE reports each slice as it goes (untagged EXPUNGEs may
 	 * come at any time during the command), so that neither the view's
 	 * work nor the replies pile up at the end; CLOSE reports nothing */
 	if (!j->close && ngone > 0)
-		imap_view_expunged(j->s, gone, ngone);
+		imap_view_expunged(s, gone, ngone);
 	j->ngone += ngone;
 	free(gone);
 	j->next += k;
 	return j->err != MSTORE_OK || j->next == j->n;
 }
 
-static void expunge_job_free(struct imap_expunge_job *j)
+static void expunge_finish(struct imap_session *s, void *data,
+			   unsigned slices)
 {
-	net_timer_free(&j->timer);
-	free(j->uids);
-	free(j);
-}
+	struct expunge_job *j = data;
 
-/* The tagged reply; the job is gone after it. */
-static void expunge_finish(struct imap_session *s)
-{
-	struct imap_expunge_job *j = s->expunge;
-	int waited = j->waited;
-
-	s->expunge = NULL;
-	if (j->waited)
+	if (slices > 0)
 		log_info("event=imap_expunge_sliced session=%s mailbox=%08x "
-			 "messages=%zu slices=%zu result=%s",
-			 conn_id(s->c), j->mailbox_id, j->ngone,
-			 (j->next + IMAP_EXPUNGE_SLICE - 1) / IMAP_EXPUNGE_SLICE,
+			 "messages=%zu slices=%u result=%s",
+			 conn_id(s->c), j->mailbox_id, j->ngone, slices,
 			 mstore_errcode(j->err));
-	if (s->closing) {
-		/* no reply to a session that is going */
-	} else if (j->close) {
+	if (s->closing)
+		return;
+	if (j->close) {
 		if (j->err != MSTORE_OK)
 			log_warnx("event=imap_close_expunge_failed session=%s",
 				  conn_id(s->c));
 		imap_set_state(s, IMAP_AUTHENTICATED);
 		imap_ok(s, NULL, "CLOSE completed");
+	} else if (j->err != MSTORE_OK) {
+		/* what was expunged is reported already */
+		mstore_no(s, j->err);
 	} else {
-		/* what was expunged is reported already, even before a
-		 * failure */
-		if (j->err != MSTORE_OK)
-			mstore_no(s, j->err);
-		else
-			imap_ok(s, NULL, "EXPUNGE completed");
+		imap_ok(s, NULL, "EXPUNGE completed");
 	}
-	expunge_job_free(j);
-	if (waited)
-		imap_cmd_done(s);
 }
 
-static void expunge_next(void *arg)
+static void expunge_free(void *data)
 {
-	struct imap_session *s = arg;
+	struct expunge_job *j = data;
 
-	struct imap_expunge_job *j = s->expunge;
-
-	if (s->closing || expunge_slice(j))
-		expunge_finish(s);
-	else
-		imap_cmd_next_turn(s, &j->timer, expunge_next, &j->waited);
+	free(j->uids);
+	free(j);
 }
 
-/* Starts the expunge of the view's \Deleted messages in uidset (NULL:
- * all of them); the reply comes now or after the last slice. */
+static const struct imap_job_ops expunge_ops = {
+	"EXPUNGE", expunge_slice, expunge_finish, NULL, expunge_free,
+};
+
+/* Expunges the view's \Deleted messages in uidset (NULL: all of them);
+ * the reply comes now or after the last slice. */
 static void expunge_start(struct imap_session *s,
 			  const struct imap_seqset *uidset, int close)
 {
-	struct imap_expunge_job *j = xcalloc(1, sizeof(*j));
+	struct expunge_job *j = xcalloc(1, sizeof(*j));
 	struct imap_view_info vi;
 
 	imap_view_info(s->view, &vi);
-	j->s = s;
 	j->mailbox_id = vi.mailbox_id;
 	j->close = close;
 	j->uids = deleted_uids(s, uidset, &j->n);
-	s->expunge = j;
-	if (expunge_slice(j)) {
-		expunge_finish(s);
-		return;
-	}
-	imap_cmd_next_turn(s, &j->timer, expunge_next, &j->waited);
-}
-
-void imap_expunge_abandon(struct imap_session *s)
-{
-	if (s->expunge != NULL) {
-		log_info("event=imap_expunge_abandoned session=%s "
-			 "mailbox=%08x messages=%zu left=%zu",
-			 conn_id(s->c), s->expunge->mailbox_id,
-			 s->expunge->ngone, s->expunge->n - s->expunge->next);
-		expunge_job_free(s->expunge);
-		s->expunge = NULL;
-	}
+	imap_job_run(s, &expunge_ops, j);
 }
 
 void imap_cmd_close(struct imap_session *s, const struct imap_command *cmd)

@@ -436,12 +436,12 @@ static void write_result(struct imap_session *s, const struct imap_command *cmd,
  * message's file; over a large mailbox that is seconds of the loop that
  * serves every session of the store.  The evaluation therefore stops
  * after SEARCH_SLICE_MS and goes on at the next turn of the loop, input
- * paused meanwhile (imap_cmd_next_turn); the view and the command (whose
+ * paused meanwhile (imap_job.c); the view and the command (whose
  * strings the keys point into) stay as they were until the reply.
  */
 #define SEARCH_SLICE_MS 20
 
-struct imap_search_job {
+struct search_job {
 	const struct imap_command *cmd;
 	struct search_key root;
 	uint32_t mailbox_id;
@@ -451,9 +451,6 @@ struct imap_search_job {
 	uint32_t *res, *uids;
 	size_t k;
 	uint64_t modseq;
-	unsigned slices;
-	int waited;
-	struct net_timer *timer;
 };
 
 static long long search_now_ms(void)
@@ -465,11 +462,11 @@ static long long search_now_ms(void)
 }
 
 /* Evaluates messages for one slice; 1 once all are done. */
-static int search_slice(struct imap_session *s, struct imap_search_job *j)
+static int search_slice(struct imap_session *s, void *data)
 {
+	struct search_job *j = data;
 	long long until = search_now_ms() + SEARCH_SLICE_MS;
 
-	j->slices++;
 	while (j->next <= j->n) {
 		uint32_t i = j->next++;
 		struct msg_ctx m;
@@ -492,61 +489,43 @@ static int search_slice(struct imap_session *s, struct imap_search_job *j)
 	return j->next > j->n;
 }
 
-static void search_job_free(struct imap_search_job *j)
+/* The result and the tagged reply. */
+static void search_finish(struct imap_session *s, void *data,
+			  unsigned slices)
 {
-	net_timer_free(&j->timer);
+	struct search_job *j = data;
+
+	if (slices > 0)
+		log_info("event=imap_search_sliced session=%s mailbox=%08x "
+			 "messages=%u matched=%zu slices=%u",
+			 conn_id(s->c), j->mailbox_id, j->n, j->k, slices);
+	if (s->closing)
+		return;
+	if (j->ret & R_SAVE)
+		imap_view_save_result(s->view, j->uids, j->k);
+	if (j->ret != R_SAVE)
+		write_result(s, j->cmd, j->ret, j->esearch, j->res, j->k,
+			     j->modseq);
+	imap_ok(s, NULL, "SEARCH completed");
+}
+
+static void search_free(void *data)
+{
+	struct search_job *j = data;
+
 	search_key_free(&j->root);
 	free(j->res);
 	free(j->uids);
 	free(j);
 }
 
-/* The result and the tagged reply; the job is gone after it. */
-static void search_finish(struct imap_session *s)
-{
-	struct imap_search_job *j = s->search;
-	int waited = j->waited;
-
-	s->search = NULL;
-	if (waited)
-		log_info("event=imap_search_sliced session=%s mailbox=%08x "
-			 "messages=%u matched=%zu slices=%u",
-			 conn_id(s->c), j->mailbox_id, j->n, j->k, j->slices);
-	if (!s->closing) {
-		if (j->ret & R_SAVE)
-			imap_view_save_result(s->view, j->uids, j->k);
-		if (j->ret != R_SAVE)
-			write_result(s, j->cmd, j->ret, j->esearch, j->res,
-				     j->k, j->modseq);
-		imap_ok(s, NULL, "SEARCH completed");
-	}
-	search_job_free(j);
-	if (waited)
-		imap_cmd_done(s);
-}
-
-static void search_next(void *arg)
-{
-	struct imap_session *s = arg;
-	struct imap_search_job *j = s->search;
-
-	if (s->closing || search_slice(s, j))
-		search_finish(s);
-	else
-		imap_cmd_next_turn(s, &j->timer, search_next, &j->waited);
-}
-
-void imap_search_abandon(struct imap_session *s)
-{
-	if (s->search != NULL) {
-		search_job_free(s->search);
-		s->search = NULL;
-	}
-}
+static const struct imap_job_ops search_ops = {
+	"SEARCH", search_slice, search_finish, NULL, search_free,
+};
 
 void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 {
-	struct imap_search_job *j;
+	struct search_job *j;
 	struct search_key root;
 	struct imap_view_info vi;
 	const char *charset = NULL;
@@ -614,11 +593,7 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	j->next = 1;
 	j->res = xcalloc(j->n + 1, sizeof(*j->res));
 	j->uids = xcalloc(j->n + 1, sizeof(*j->uids));
-	s->search = j;
-	if (search_slice(s, j))
-		search_finish(s);
-	else
-		imap_cmd_next_turn(s, &j->timer, search_next, &j->waited);
+	imap_job_run(s, &search_ops, j);
 }
 
 /* SORT and THREAD (imap_sort.c, imap_thread.c): see imap_search.h. */

@@ -185,18 +185,6 @@ void imap_cmd_wait(struct imap_session *s)
 	}
 }
 
-void imap_cmd_next_turn(struct imap_session *s, struct net_timer **timer,
-			void (*fn)(void *arg), int *waited)
-{
-	if (*timer == NULL)
-		*timer = net_timer_new(conn_net(s->c), fn, s);
-	net_timer_start(*timer, 0, 0);
-	if (!*waited) {
-		*waited = 1;
-		imap_cmd_wait(s);
-	}
-}
-
 void imap_cmd_resume(struct imap_session *s)
 {
 	if (s->waiting) {
@@ -583,10 +571,7 @@ static void imap_close(struct conn *c, const char *reason)
 	conn_on_drain(c, 0, NULL);
 	imap_append_abandon(s);
 	imap_fetch_abandon(s);
-	imap_expunge_abandon(s);
-	imap_copy_abandon(s);
-	imap_search_abandon(s);
-	imap_store_abandon(s);
+	imap_job_abandon(s);
 	imap_view_close(s);
 	imap_auth_free(s);
 	imap_parser_free(&s->parser);

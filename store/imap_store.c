@@ -193,7 +193,7 @@ static int parse_store(struct imap_session *s, const struct imap_command *cmd,
 /*
  * A STORE of more than IMAP_STORE_SLICE messages ("mark all as read" in
  * a folder of 30,000) changes one slice per turn of the store's loop,
- * input paused meanwhile (imap_cmd_next_turn), so that the other sessions
+ * input paused meanwhile (imap_job.c), so that the other sessions
  * of the store wait for one slice at a time.  The replies (FETCH FLAGS,
  * MODIFIED) go out at the end, as for a STORE done in one go; a slice
  * that fails ends the command with NO, the slices before it done (the
@@ -201,7 +201,7 @@ static int parse_store(struct imap_session *s, const struct imap_command *cmd,
  */
 #define IMAP_STORE_SLICE 1000
 
-struct imap_store_job {
+struct store_job {
 	const struct imap_command *cmd;
 	struct store_req r;
 	uint32_t mailbox_id;
@@ -212,14 +212,12 @@ struct imap_store_job {
 	uint32_t *failed;	/* UNCHANGEDSINCE refused these (uids) */
 	size_t nfailed;
 	int e;			/* enum mstore_err or IMAP_ACL_E_NOPERM */
-	unsigned slices;
-	int waited;
-	struct net_timer *timer;
 };
 
 /* Changes the next slice; 1 once the job is over (all done, or not). */
-static int store_slice(struct imap_session *s, struct imap_store_job *j)
+static int store_slice(struct imap_session *s, void *data)
 {
+	struct store_job *j = data;
 	size_t k = j->n - j->next < IMAP_STORE_SLICE ? j->n - j->next
 						     : IMAP_STORE_SLICE;
 	struct mstore_msg *ch = NULL;
@@ -228,7 +226,6 @@ static int store_slice(struct imap_session *s, struct imap_store_job *j)
 
 	if (k == 0)
 		return 1;
-	j->slices++;
 	j->e = imap_acl_flags_store(s, j->mailbox_id, j->uids + j->next, k,
 				    &j->r.chg, &ch, &nch, &f, &nf);
 	if (j->e == MSTORE_OK && nch > 0) {
@@ -249,7 +246,7 @@ static int store_slice(struct imap_session *s, struct imap_store_job *j)
 }
 
 /* The replies of a finished STORE. */
-static void store_reply(struct imap_session *s, struct imap_store_job *j)
+static void store_reply(struct imap_session *s, struct store_job *j)
 {
 	const struct imap_command *cmd = j->cmd;
 
@@ -299,9 +296,27 @@ static void store_reply(struct imap_session *s, struct imap_store_job *j)
 	imap_ok(s, NULL, "STORE completed");
 }
 
-static void store_job_free(struct imap_store_job *j)
+static void store_finish(struct imap_session *s, void *data,
+			 unsigned slices)
 {
-	net_timer_free(&j->timer);
+	struct store_job *j = data;
+
+	if (slices > 0)
+		log_info("event=imap_store_sliced session=%s mailbox=%08x "
+			 "messages=%zu changed=%zu slices=%u result=%s",
+			 conn_id(s->c), j->mailbox_id, j->n, j->nchanged,
+			 slices,
+			 j->e == IMAP_ACL_E_NOPERM
+			     ? "noperm"
+			     : mstore_errcode((enum mstore_err)j->e));
+	if (!s->closing)
+		store_reply(s, j);
+}
+
+static void store_free(void *data)
+{
+	struct store_job *j = data;
+
 	free(j->msns);
 	free(j->uids);
 	free(j->changed);
@@ -309,49 +324,13 @@ static void store_job_free(struct imap_store_job *j)
 	free(j);
 }
 
-static void store_finish(struct imap_session *s)
-{
-	struct imap_store_job *j = s->storejob;
-	int waited = j->waited;
-
-	s->storejob = NULL;
-	if (waited)
-		log_info("event=imap_store_sliced session=%s mailbox=%08x "
-			 "messages=%zu changed=%zu slices=%u result=%s",
-			 conn_id(s->c), j->mailbox_id, j->n, j->nchanged,
-			 j->slices,
-			 j->e == IMAP_ACL_E_NOPERM
-			     ? "noperm"
-			     : mstore_errcode((enum mstore_err)j->e));
-	if (!s->closing)
-		store_reply(s, j);
-	store_job_free(j);
-	if (waited)
-		imap_cmd_done(s);
-}
-
-static void store_next(void *arg)
-{
-	struct imap_session *s = arg;
-	struct imap_store_job *j = s->storejob;
-
-	if (s->closing || store_slice(s, j))
-		store_finish(s);
-	else
-		imap_cmd_next_turn(s, &j->timer, store_next, &j->waited);
-}
-
-void imap_store_abandon(struct imap_session *s)
-{
-	if (s->storejob != NULL) {
-		store_job_free(s->storejob);
-		s->storejob = NULL;
-	}
-}
+static const struct imap_job_ops store_ops = {
+	"STORE", store_slice, store_finish, NULL, store_free,
+};
 
 void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 {
-	struct imap_store_job *j;
+	struct store_job *j;
 	struct store_req r;
 	struct imap_seqset set;
 	struct imap_view_info vi;
@@ -391,10 +370,6 @@ void imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 	j->uids = xcalloc(n + 1, sizeof(*j->uids));
 	for (size_t i = 0; i < n; i++)
 		j->uids[i] = imap_view_uid(s->view, msns[i]);
-	s->storejob = j;
 	/* RFC 4314 4: only the flags the user may change (per slice) */
-	if (store_slice(s, j))
-		store_finish(s);
-	else
-		imap_cmd_next_turn(s, &j->timer, store_next, &j->waited);
+	imap_job_run(s, &store_ops, j);
 }

@@ -403,6 +403,10 @@ enum mstore_err mstore_copy(struct mstore *ms, uint32_t src_mailbox_id,
 			    uint32_t dst_mailbox_id, int move,
 			    struct mstore_uidmap **map_r, size_t *nmap_r,
 			    uint32_t *uidvalidity_r);
+/* Takes a copy back: expunges map's destination UIDs from dst (logged
+ * if that fails).  For a COPY whose later part failed. */
+void mstore_copy_undo(struct mstore *ms, uint32_t dst,
+		      const struct mstore_uidmap *map, size_t n);
 
 /* ---- the spool and delivery (LMTP, IMAP APPEND, Sieve) ---------------- */
 

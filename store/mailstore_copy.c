@@ -248,14 +248,15 @@ static void ms_noop_cb(void *arg, int ok)
  * 30,000 in one ran out of lock entries). */
 #define MS_COPY_CHUNK 2000
 
-/* COPY is all or nothing (RFC 3501 6.4.7): a failed chunk takes back
- * the chunks committed before it. */
-static void copy_undo(struct mstore *ms, uint32_t dst,
+void mstore_copy_undo(struct mstore *ms, uint32_t dst,
 		      const struct mstore_uidmap *map, size_t n)
 {
-	uint32_t *uids = xmalloc(n * sizeof(*uids));
+	uint32_t *uids;
 	enum mstore_err err;
 
+	if (n == 0)
+		return;
+	uids = xmalloc(n * sizeof(*uids));
 	for (size_t i = 0; i < n; i++)
 		uids[i] = map[i].dst_uid;
 	err = mstore_expunge(ms, dst, uids, n, NULL, NULL);
@@ -303,7 +304,9 @@ enum mstore_err mstore_copy(struct mstore *ms, uint32_t src_mailbox_id,
 	free(sorted);
 	strbuf_free(&c.links);
 	if (err != MSTORE_OK && !move && nmap > 0) {
-		copy_undo(ms, dst_mailbox_id, map, nmap);
+		/* all or nothing (RFC 3501 6.4.7): the chunks before the
+		 * failed one go again */
+		mstore_copy_undo(ms, dst_mailbox_id, map, nmap);
 		nmap = 0;
 	}
 	if (ms->net != NULL && nmap > 0) {

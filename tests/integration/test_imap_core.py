@@ -706,6 +706,27 @@ def test_long_search_in_slices(imap_env, imap_user):
     b.close()
 
 
+def test_shutdown_during_large_copy_keeps_it_whole(imap_env, imap_user):
+    """SIGTERM while a COPY works through its slices: the session is told
+    BYE and the COPY is either all there or not at all (the slices done
+    are taken back), after a restart too."""
+    imap_env.deliver(imap_user[0], msg_bytes("sd"))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 8192)
+    assert a.cmd("c", "CREATE Dest")[-1].startswith(b"c OK")
+    a.send("cp COPY 1:* Dest\r\n")
+    time.sleep(0.05)
+    assert imap_env.st.stop() == 0
+    log = imap_env.st.log_tail(400)
+    abandoned = "event=imap_job_abandoned" in log
+    assert abandoned or "op=copy src=" in log, log[-2000:]
+    imap_env.st.start()
+    copied = imap_env.st.mailboxes(imap_user[0])["Dest"]["messages"]
+    assert copied == (0 if abandoned else 8192)
+    assert imap_env.st.quota(imap_user[0])["messages_used"] == 8192 + copied
+
+
 def test_session_gone_during_large_expunge(imap_env, imap_user):
     """A client that leaves in the middle of a sliced EXPUNGE: what it
     asked for is done (its input is not read until the reply), nothing
