@@ -57,3 +57,29 @@ kv() {
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
 }
+
+# rookery_conf LINE...: $T/rookery/rookery.conf for one store "bench"
+# with its data in $T/rookery/data, the given lines in its section (the
+# listeners and anything else) and a control socket.
+rookery_conf() {
+	mkdir -p "$T/rookery"
+	{
+		printf '[global]\nlog = stderr\nlog_level = warn\n'
+		printf 'sasldb = %s\n' "$T/rookery/sasldb2"
+		printf '[store bench]\nrole = primary\ndata_dir = %s\n' \
+			"$T/rookery/data"
+		for l in "$@"; do printf '%s\n' "$l"; done
+		printf 'listen = control unix:%s\n' "$T/rookery/control.sock"
+	} > "$T/rookery/rookery.conf"
+}
+
+# rookery_users PASSWORD USER...: adds the users (password in sasldb).
+rookery_users() {
+	pw=$1
+	shift
+	for u in "$@"; do
+		printf '%s\n' "$pw" |
+			"$BIN/rookery" -q -c "$T/rookery/rookery.conf" \
+				user add "$u" >/dev/null
+	done
+}

@@ -19,23 +19,9 @@ RP=$(free_port)
 DP=$(free_port)
 
 # --- Rookery ----------------------------------------------------------------
-mkdir -p "$T/rookery"
-cat > "$T/rookery/rookery.conf" <<CONF
-[global]
-log = stderr
-log_level = warn
-sasldb = $T/rookery/sasldb2
-[store bench]
-role = primary
-data_dir = $T/rookery/data
-listen = lmtp 127.0.0.1:$RP
-listen = control unix:$T/rookery/control.sock
-CONF
-for u in $USERS; do
-	"$BIN/rookery" -q -c "$T/rookery/rookery.conf" user add "$u" <<PW >/dev/null
-bench
-PW
-done
+rookery_conf "listen = lmtp 127.0.0.1:$RP"
+# shellcheck disable=SC2086 # a list of users
+rookery_users bench $USERS
 "$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
 	2>"$T/rookery/log" &
 PIDS="$PIDS $!"

@@ -9,24 +9,9 @@
 servers_setup() {
 	RP=$(free_port)
 	DP=$(free_port)
-	mkdir -p "$T/rookery"
-	cat > "$T/rookery/rookery.conf" <<CONF
-[global]
-log = stderr
-log_level = warn
-sasldb = $T/rookery/sasldb2
-[store bench]
-role = primary
-data_dir = $T/rookery/data
-allow_plaintext = yes
-listen = imap 127.0.0.1:$RP
-listen = control unix:$T/rookery/control.sock
-CONF
-	for u in $users; do
-		"$BIN/rookery" -q -c "$T/rookery/rookery.conf" user add "$u" <<PW >/dev/null
-$PW
-PW
-	done
+	rookery_conf "allow_plaintext = yes" "listen = imap 127.0.0.1:$RP"
+	# shellcheck disable=SC2086 # a list of users
+	rookery_users "$PW" $users
 	D=$T/dovecot
 	mkdir -p "$D/run" "$D/state" "$D/mail"
 	chown dovecot:dovecot "$D/mail"

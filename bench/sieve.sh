@@ -54,24 +54,10 @@ RP=$(free_port)
 DP=$(free_port)
 
 # --- Rookery ----------------------------------------------------------------
-mkdir -p "$T/rookery"
+rookery_conf "listen = lmtp 127.0.0.1:$RP"
 cp "$SCRIPT" "$T/rookery/rules.sieve"
-cat > "$T/rookery/rookery.conf" <<CONF
-[global]
-log = stderr
-log_level = warn
-sasldb = $T/rookery/sasldb2
-[store bench]
-role = primary
-data_dir = $T/rookery/data
-listen = lmtp 127.0.0.1:$RP
-listen = control unix:$T/rookery/control.sock
-CONF
-for u in $PLAIN $SIEVED; do
-	"$BIN/rookery" -q -c "$T/rookery/rookery.conf" user add "$u" <<PW >/dev/null
-bench
-PW
-done
+# shellcheck disable=SC2086 # lists of users
+rookery_users bench $PLAIN $SIEVED
 "$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
 	2>"$T/rookery/log" &
 PIDS="$PIDS $!"
