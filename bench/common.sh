@@ -83,3 +83,19 @@ rookery_users() {
 				user add "$u" >/dev/null
 	done
 }
+
+# rookery_start: runs the store of rookery_conf on $RP (its PID in RPID).
+rookery_start() {
+	"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
+		2>>"$T/rookery/log" &
+	RPID=$!
+	PIDS="$PIDS $RPID"
+	wait_port "$RP"
+}
+# Memory freed by earlier sessions stays in the process (malloc keeps it),
+# so each IDLE measurement starts from a fresh process.
+rookery_restart() {
+	kill "$RPID"
+	wait "$RPID" || true
+	rookery_start
+}

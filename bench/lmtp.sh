@@ -22,10 +22,7 @@ DP=$(free_port)
 rookery_conf "listen = lmtp 127.0.0.1:$RP"
 # shellcheck disable=SC2086 # a list of users
 rookery_users bench $USERS
-"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
-	2>"$T/rookery/log" &
-PIDS="$PIDS $!"
-wait_port "$RP"
+rookery_start
 
 # --- Dovecot ------------------------------------------------------------------
 D=$T/dovecot

@@ -2,9 +2,9 @@
 # common.sh and bench_tmp, not run): Rookery's store and Dovecot's imapd
 # with sdbox, on free ports in $T, with the users in $users (password
 # $PW).  servers_setup writes both configurations and creates the users;
-# rookery_start / rookery_restart and dovecot_start CLIENT_LIMIT
-# PROCESS_LIMIT FSYNC / dovecot_restart run them (their PIDs go to PIDS;
-# $RP, $DP are the ports, $RPID, $DPID the PIDs).
+# rookery_start / rookery_restart (common.sh) and dovecot_start
+# CLIENT_LIMIT PROCESS_LIMIT FSYNC / dovecot_restart run them (their PIDs
+# go to PIDS; $RP, $DP are the ports, $RPID, $DPID the PIDs).
 
 servers_setup() {
 	RP=$(free_port)
@@ -20,21 +20,6 @@ servers_setup() {
 		echo "$u:{PLAIN}$PW::::::" >> "$D/passwd"
 	done
 	chmod 644 "$D/passwd"
-}
-
-rookery_start() {
-	"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
-		2>>"$T/rookery/log" &
-	RPID=$!
-	PIDS="$PIDS $RPID"
-	wait_port "$RP"
-}
-# Memory freed by earlier sessions stays in the process (malloc keeps it),
-# so each IDLE measurement starts from a fresh process.
-rookery_restart() {
-	kill "$RPID"
-	wait "$RPID" || true
-	rookery_start
 }
 
 dovecot_conf() {

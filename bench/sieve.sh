@@ -58,10 +58,7 @@ rookery_conf "listen = lmtp 127.0.0.1:$RP"
 cp "$SCRIPT" "$T/rookery/rules.sieve"
 # shellcheck disable=SC2086 # lists of users
 rookery_users bench $PLAIN $SIEVED
-"$BIN/rookery-store" -c "$T/rookery/rookery.conf" -n bench \
-	2>"$T/rookery/log" &
-PIDS="$PIDS $!"
-wait_port "$RP"
+rookery_start
 for u in $SIEVED; do
 	for f in $FOLDERS; do control "mailbox-create $u $f"; done
 	control "sieve-put $u rules \"$T/rookery/rules.sieve\""
