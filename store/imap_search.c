@@ -7,8 +7,9 @@
  * THREADID (RFC 8474), NOT/OR/lists; CHARSET (any iconv knows, else NO
  * [BADCHARSET]); RETURN (MIN MAX ALL COUNT SAVE) for ESEARCH (RFC 4731),
  * which is also the default answer after ENABLE IMAP4rev2 (RFC 9051
- * 6.4.4), and SEARCHRES (RFC 5182).  imap_search_msns() (imap_search.h)
- * evaluates the criteria of SORT and THREAD (imap_sort.c, imap_thread.c).
+ * 6.4.4), and SEARCHRES (RFC 5182).  imap_search_run() (imap_search.h)
+ * evaluates the criteria of SORT and THREAD (imap_sort.c, imap_thread.c)
+ * the same way, in slices.
  *
  * The key tree is parsed first (imap_search_parse.c, so a syntax error
  * is BAD before any work), then evaluated per message, loading the index record, the MIME
@@ -443,6 +444,8 @@ static void write_result(struct imap_session *s, const struct imap_command *cmd,
 
 struct search_job {
 	const struct imap_command *cmd;
+	imap_search_done_fn *done; /* SORT, THREAD: they take the result */
+	void *done_arg;		   /* free()d with the job */
 	struct search_key root;
 	uint32_t mailbox_id;
 	unsigned ret;
@@ -478,7 +481,8 @@ static int search_slice(struct imap_session *s, void *data)
 		if (imap_view_get(s->view, i, &m.vm) == 0 && !m.vm.expunged &&
 		    eval(&m, &j->root)) {
 			j->uids[j->k] = m.vm.uid;
-			j->res[j->k++] = j->cmd->uid ? m.vm.uid : i;
+			j->res[j->k++] =
+			    j->done == NULL && j->cmd->uid ? m.vm.uid : i;
 			if (j->want_modseq && get_rec(&m)->modseq > j->modseq)
 				j->modseq = get_rec(&m)->modseq;
 		}
@@ -496,11 +500,16 @@ static void search_finish(struct imap_session *s, void *data,
 	struct search_job *j = data;
 
 	if (slices > 0)
-		log_info("event=imap_search_sliced session=%s mailbox=%08x "
-			 "messages=%u matched=%zu slices=%u",
-			 conn_id(s->c), j->mailbox_id, j->n, j->k, slices);
+		log_info("event=imap_search_sliced session=%s command=%s "
+			 "mailbox=%08x messages=%u matched=%zu slices=%u",
+			 conn_id(s->c), j->cmd->name, j->mailbox_id, j->n,
+			 j->k, slices);
 	if (s->closing)
 		return;
+	if (j->done != NULL) {
+		j->done(s, j->cmd, j->res, j->k, j->done_arg);
+		return;
+	}
 	if (j->ret & R_SAVE)
 		imap_view_save_result(s->view, j->uids, j->k);
 	if (j->ret != R_SAVE)
@@ -516,18 +525,43 @@ static void search_free(void *data)
 	search_key_free(&j->root);
 	free(j->res);
 	free(j->uids);
+	free(j->done_arg);
 	free(j);
 }
 
 static const struct imap_job_ops search_ops = {
 	"SEARCH", search_slice, search_finish, NULL, search_free,
 };
+static const struct imap_job_ops sort_ops = {
+	"SORT", search_slice, search_finish, NULL, search_free,
+};
+static const struct imap_job_ops thread_ops = {
+	"THREAD", search_slice, search_finish, NULL, search_free,
+};
+
+/* A job over the whole view for the parsed key tree ROOT (taken). */
+static struct search_job *search_job_new(struct imap_session *s,
+					 const struct imap_command *cmd,
+					 struct search_key *root)
+{
+	struct search_job *j = xcalloc(1, sizeof(*j));
+	struct imap_view_info vi;
+
+	imap_view_info(s->view, &vi);
+	j->cmd = cmd;
+	j->root = *root;
+	j->mailbox_id = vi.mailbox_id;
+	j->n = imap_view_count(s->view);
+	j->next = 1;
+	j->res = xcalloc(j->n + 1, sizeof(*j->res));
+	j->uids = xcalloc(j->n + 1, sizeof(*j->uids));
+	return j;
+}
 
 void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct search_job *j;
 	struct search_key root;
-	struct imap_view_info vi;
 	const char *charset = NULL;
 	size_t start = 0;
 	unsigned ret = 0;
@@ -579,59 +613,38 @@ void imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 			ret = R_ALL;
 		}
 	}
-	imap_view_info(s->view, &vi);
-	j = xcalloc(1, sizeof(*j));
-	j->cmd = cmd;
-	j->root = root;
-	j->mailbox_id = vi.mailbox_id;
+	j = search_job_new(s, cmd, &root);
 	j->ret = ret;
 	j->esearch = esearch;
-	j->want_modseq = uses_modseq(&root);
+	j->want_modseq = uses_modseq(&j->root);
 	if (j->want_modseq)
 		s->enabled |= IMAP_EN_CONDSTORE;
-	j->n = imap_view_count(s->view);
-	j->next = 1;
-	j->res = xcalloc(j->n + 1, sizeof(*j->res));
-	j->uids = xcalloc(j->n + 1, sizeof(*j->uids));
 	imap_job_run(s, &search_ops, j);
 }
 
 /* SORT and THREAD (imap_sort.c, imap_thread.c): see imap_search.h. */
-int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
-		     size_t nargs, uint32_t **msns_r, size_t *n_r,
-		     const char **err_r)
+int imap_search_run(struct imap_session *s, const struct imap_command *cmd,
+		    size_t first, imap_search_done_fn *done, void *arg,
+		    const char **err_r)
 {
 	struct search_key root;
-	struct imap_view_info vi;
-	uint32_t n = imap_view_count(s->view);
-	size_t k = 0;
+	struct search_job *j;
 
 	memset(&root, 0, sizeof(root));
-	*msns_r = NULL;
-	*n_r = 0;
 	*err_r = "Invalid search criteria";
-	if (search_parse(args, nargs, &root, err_r) < 0 ||
+	if (first >= cmd->nargs ||
+	    search_parse(cmd->args + first, cmd->nargs - first, &root,
+			 err_r) < 0 ||
 	    prepare_keys(&root, NULL) < 0) {
 		search_key_free(&root);
 		return -1;
 	}
 	resolve_saved(s, &root);
-	imap_view_info(s->view, &vi);
-	*msns_r = xcalloc(n + 1, sizeof(**msns_r));
-	for (uint32_t i = 1; i <= n; i++) {
-		struct msg_ctx m;
-
-		memset(&m, 0, sizeof(m));
-		m.s = s;
-		m.mailbox_id = vi.mailbox_id;
-		m.msn = i;
-		if (imap_view_get(s->view, i, &m.vm) == 0 && !m.vm.expunged &&
-		    eval(&m, &root))
-			(*msns_r)[k++] = i;
-		msg_ctx_free(&m);
-	}
-	search_key_free(&root);
-	*n_r = k;
+	j = search_job_new(s, cmd, &root);
+	j->done = done;
+	j->done_arg = arg;
+	imap_job_run(s, strcmp(cmd->name, "THREAD") == 0 ? &thread_ops
+							  : &sort_ops, j);
 	return 0;
 }
 

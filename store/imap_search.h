@@ -11,17 +11,29 @@
 struct imap_session;
 struct imap_arg;
 
+struct imap_command;
+
 /*
- * Parses the search criteria args[0..nargs) (no RETURN or CHARSET
- * prefix) and evaluates them against the selected mailbox's view.
- * Returns 0 with the matching message sequence numbers, ascending, in
- * *msns_r (free() it) and their count in *n_r; or -1 for a syntax error
- * or keys nested too deeply (nothing allocated; the caller answers BAD
- * with *err_r).  Messages expunged
- * elsewhere but not yet announced never match.
+ * What SORT or THREAD does with the matches: MSNS, the message sequence
+ * numbers, ascending, N of them (the job frees them), and ARG as given
+ * to imap_search_run().  It writes the untagged and the tagged reply.
  */
-int imap_search_msns(struct imap_session *s, const struct imap_arg *args,
-		     size_t nargs, uint32_t **msns_r, size_t *n_r,
-		     const char **err_r);
+typedef void imap_search_done_fn(struct imap_session *s,
+				 const struct imap_command *cmd,
+				 const uint32_t *msns, size_t n, void *arg);
+
+/*
+ * Parses the search criteria cmd->args[first..] (no RETURN or CHARSET
+ * prefix) and evaluates them against the selected mailbox's view, in
+ * slices as SEARCH does (imap_job.c), then calls DONE, unless the
+ * session ends first.  Returns 0 once started (ARG, if not NULL, is
+ * free()d with the job), or -1 for a syntax error or keys nested too
+ * deeply: nothing started, ARG still the caller's, and the caller
+ * answers BAD with *err_r.  Messages expunged elsewhere but not yet
+ * announced never match.
+ */
+int imap_search_run(struct imap_session *s, const struct imap_command *cmd,
+		    size_t first, imap_search_done_fn *done, void *arg,
+		    const char **err_r);
 
 #endif

@@ -226,53 +226,30 @@ static void write_esort(struct imap_session *s, const struct imap_command *cmd,
 	strbuf_free(&b);
 }
 
-/* SORT [RETURN (opts)] (criteria) charset search-criteria */
-void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
-{
+/* What SORT keeps while its criteria are searched for (imap_search.c). */
+struct sort_req {
 	struct sort_spec sp;
-	const struct imap_arg *args = cmd->args;
-	size_t nargs = cmd->nargs;
-	const char *cs, *err;
-	uint32_t *msns;
-	size_t n;
+	unsigned ret;
+	int esort;
+};
+
+/* The matches are in: sort them and answer. */
+static void sort_done(struct imap_session *s, const struct imap_command *cmd,
+		      const uint32_t *msns, size_t n, void *arg)
+{
+	struct sort_req *rq = arg;
 	struct imap_sortkey *keys;
 	struct sort_item *items;
 	struct strbuf b;
-	unsigned ret = 0;
-	int esort = 0;
 
-	if (nargs >= 5 && imap_arg_is_atom(&args[0], "RETURN")) {
-		if (parse_return(&args[1], &ret) < 0) {
-			imap_bad(s, NULL, "Invalid RETURN options");
-			return;
-		}
-		esort = ret != R_SAVE;
-		args += 2;
-		nargs -= 2;
-	}
-	cs = imap_arg_string(&args[1]);
-	if (parse_criteria(&args[0], &sp) < 0) {
-		imap_bad(s, NULL, "Invalid sort criteria");
-		return;
-	}
-	if (cs == NULL ||
-	    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
-		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
-			"Unsupported charset");
-		return;
-	}
-	if (imap_search_msns(s, args + 2, nargs - 2, &msns, &n, &err) < 0) {
-		imap_bad(s, NULL, "%s", err);
-		return;
-	}
-	keys = imap_sortkey_load(s, msns, n, needs_mime(&sp));
+	keys = imap_sortkey_load(s, msns, n, needs_mime(&rq->sp));
 	items = xcalloc(n + 1, sizeof(*items));
 	for (size_t i = 0; i < n; i++) {
 		items[i].k = &keys[i];
-		items[i].sp = &sp;
+		items[i].sp = &rq->sp;
 	}
 	qsort(items, n, sizeof(*items), item_cmp);
-	if (ret & R_SAVE) {
+	if (rq->ret & R_SAVE) {
 		/* SEARCHRES (RFC 5182): the set, in UID order */
 		uint32_t *uids = xcalloc(n + 1, sizeof(*uids));
 
@@ -281,9 +258,9 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
 		imap_view_save_result(s->view, uids, n);
 		free(uids);
 	}
-	if (esort) {
-		write_esort(s, cmd, ret, items, n);
-	} else if (!(ret & R_SAVE)) {
+	if (rq->esort) {
+		write_esort(s, cmd, rq->ret, items, n);
+	} else if (!(rq->ret & R_SAVE)) {
 		strbuf_init(&b);
 		strbuf_adds(&b, "* SORT");
 		for (size_t i = 0; i < n; i++)
@@ -294,6 +271,40 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
 	}
 	free(items);
 	imap_sortkey_free(&keys, n);
-	free(msns);
 	imap_ok(s, NULL, "SORT completed");
+}
+
+/* SORT [RETURN (opts)] (criteria) charset search-criteria */
+void imap_cmd_sort(struct imap_session *s, const struct imap_command *cmd)
+{
+	struct sort_req *rq = xcalloc(1, sizeof(*rq));
+	size_t first = 0;
+	const char *cs, *err;
+
+	if (cmd->nargs >= 5 && imap_arg_is_atom(&cmd->args[0], "RETURN")) {
+		if (parse_return(&cmd->args[1], &rq->ret) < 0) {
+			free(rq);
+			imap_bad(s, NULL, "Invalid RETURN options");
+			return;
+		}
+		rq->esort = rq->ret != R_SAVE;
+		first = 2;
+	}
+	cs = imap_arg_string(&cmd->args[first + 1]);
+	if (parse_criteria(&cmd->args[first], &rq->sp) < 0) {
+		free(rq);
+		imap_bad(s, NULL, "Invalid sort criteria");
+		return;
+	}
+	if (cs == NULL ||
+	    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
+		free(rq);
+		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+			"Unsupported charset");
+		return;
+	}
+	if (imap_search_run(s, cmd, first + 2, sort_done, rq, &err) < 0) {
+		free(rq);
+		imap_bad(s, NULL, "%s", err);
+	}
 }

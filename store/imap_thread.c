@@ -648,36 +648,16 @@ void imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n,
 
 /* ---- the command ---- */
 
-/* THREAD algorithm charset search-criteria (RFC 5256 3) */
-void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
+/* The matches are in: thread them and answer.  ARG: REFERENCES? */
+static void thread_done(struct imap_session *s,
+			const struct imap_command *cmd, const uint32_t *msns,
+			size_t n, void *arg)
 {
-	const char *alg = imap_arg_string(&cmd->args[0]);
-	const char *cs = imap_arg_string(&cmd->args[1]), *err;
-	int refs;
-	uint32_t *msns;
-	size_t n;
+	int refs = *(int *)arg;
 	struct imap_sortkey *keys;
 	struct imap_thread_msg *tm;
 	struct strbuf b;
 
-	if (alg == NULL || cmd->args[0].type != IMAP_ARG_ATOM ||
-	    (strcasecmp(alg, "REFERENCES") != 0 &&
-	     strcasecmp(alg, "ORDEREDSUBJECT") != 0)) {
-		imap_bad(s, NULL, "Unknown threading algorithm");
-		return;
-	}
-	refs = strcasecmp(alg, "REFERENCES") == 0;
-	if (cs == NULL ||
-	    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
-		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
-			"Unsupported charset");
-		return;
-	}
-	if (imap_search_msns(s, cmd->args + 2, cmd->nargs - 2, &msns, &n,
-			     &err) < 0) {
-		imap_bad(s, NULL, "%s", err);
-		return;
-	}
 	keys = imap_sortkey_load(s, msns, n, 1);
 	tm = xcalloc(n + 1, sizeof(*tm));
 	for (size_t i = 0; i < n; i++) {
@@ -704,6 +684,32 @@ void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
 	strbuf_free(&b);
 	free(tm);
 	imap_sortkey_free(&keys, n);
-	free(msns);
 	imap_ok(s, NULL, "THREAD completed");
+}
+
+/* THREAD algorithm charset search-criteria (RFC 5256 3) */
+void imap_cmd_thread(struct imap_session *s, const struct imap_command *cmd)
+{
+	const char *alg = imap_arg_string(&cmd->args[0]);
+	const char *cs = imap_arg_string(&cmd->args[1]), *err;
+	int *refs;
+
+	if (alg == NULL || cmd->args[0].type != IMAP_ARG_ATOM ||
+	    (strcasecmp(alg, "REFERENCES") != 0 &&
+	     strcasecmp(alg, "ORDEREDSUBJECT") != 0)) {
+		imap_bad(s, NULL, "Unknown threading algorithm");
+		return;
+	}
+	if (cs == NULL ||
+	    (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0)) {
+		imap_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+			"Unsupported charset");
+		return;
+	}
+	refs = xcalloc(1, sizeof(*refs));
+	*refs = strcasecmp(alg, "REFERENCES") == 0;
+	if (imap_search_run(s, cmd, 2, thread_done, refs, &err) < 0) {
+		free(refs);
+		imap_bad(s, NULL, "%s", err);
+	}
 }

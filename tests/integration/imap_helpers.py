@@ -149,3 +149,20 @@ def imap_user(imap_env):
 @pytest.fixture
 def imap_user2(imap_env):
     return imap_env.st.add_user("bob@example.com", "pw-bob")
+
+
+def fill_by_copy(r, n):
+    """Doubles INBOX by COPY (hard links) until it holds n messages."""
+    have = int([l for l in r.cmd("s", "SELECT INBOX")
+                if l.endswith(b" EXISTS")][0].split()[1])
+    seen = have
+    while have < n:
+        k = min(have, n - have)
+        lines = r.cmd("c", "COPY 1:%d INBOX" % k)
+        assert lines[-1].startswith(b"c OK"), lines[-1]
+        have += k
+        seen = max([seen] + [int(l.split()[1]) for l in lines
+                             if l.endswith(b" EXISTS")])
+    seen = max([seen] + [int(l.split()[1]) for l in r.cmd("n", "NOOP")
+                         if l.endswith(b" EXISTS")])
+    assert seen == n

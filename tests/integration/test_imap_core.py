@@ -14,7 +14,8 @@ import time
 import pytest
 
 from imap_helpers import (ImapEnv, RawImap, client_tls_context,  # noqa: F401
-                          imap_env, imap_user, imap_user2, make_msg)
+                          fill_by_copy, imap_env, imap_user, imap_user2,
+                          make_msg)
 
 
 def msg_bytes(subject, size=0):
@@ -560,23 +561,6 @@ def wait_for_log(st, text, timeout=20):
     return False
 
 
-def fill_by_copy(r, n):
-    """Doubles INBOX by COPY (hard links) until it holds n messages."""
-    have = int([l for l in r.cmd("s", "SELECT INBOX")
-                if l.endswith(b" EXISTS")][0].split()[1])
-    seen = have
-    while have < n:
-        k = min(have, n - have)
-        lines = r.cmd("c", "COPY 1:%d INBOX" % k)
-        assert lines[-1].startswith(b"c OK"), lines[-1]
-        have += k
-        seen = max([seen] + [int(l.split()[1]) for l in lines
-                             if l.endswith(b" EXISTS")])
-    seen = max([seen] + [int(l.split()[1]) for l in r.cmd("n", "NOOP")
-                         if l.endswith(b" EXISTS")])
-    assert seen == n
-
-
 def test_large_expunge_in_slices(imap_env, imap_user):
     """An EXPUNGE of thousands runs a slice per loop turn: the other
     sessions are served meanwhile, and the answer is the same as one
@@ -694,14 +678,54 @@ def test_long_search_in_slices(imap_env, imap_user):
     assert lines[-1] == b"f OK SEARCH completed", lines[-1]
     want = [i for i in range(1, 4097) if i % 4 == 3]
     assert lines[0] == b"* SEARCH " + b" ".join(b"%d" % i for i in want)
-    m = re.findall(r"event=imap_search_sliced session=\S+ mailbox=\S+ "
-                   r"messages=4096 matched=1024 slices=(\d+)",
+    m = re.findall(r"event=imap_search_sliced session=\S+ command=SEARCH "
+                   r"mailbox=\S+ messages=4096 matched=1024 slices=(\d+)",
                    imap_env.st.log_tail(400))
     assert m and int(m[-1]) >= 2, m
     lines = a.cmd("e", "UID SEARCH RETURN (MIN MAX COUNT SAVE) TEXT tok1")
     assert lines[0].endswith(b"UID MIN 2 MAX 4094 COUNT 1024"), lines[0]
     lines = a.cmd("g", "FETCH $ (UID)")
     assert sum(1 for l in lines if b" FETCH (UID " in l) == 1024
+    a.close()
+    b.close()
+
+
+def test_long_sort_and_thread_in_slices(imap_env, imap_user):
+    """SORT and THREAD search their criteria in slices as SEARCH does,
+    another session served in between, then sort or thread the matches:
+    the same answers as in one go."""
+    for i in range(4):
+        imap_env.deliver(imap_user[0], make_msg(
+            "s%d" % i, b"word tok%d here\r\n" % i))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 4096)        # message i is a copy of s((i - 1) % 4)
+    b = RawImap(imap_env.port)
+    b.login(imap_user)
+    a.send("o SORT (REVERSE SUBJECT) UTF-8 OR BODY tok1 BODY tok2\r\n")
+    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
+    lines = a.until_tagged("o")
+    assert lines[-1] == b"o OK SORT completed", lines[-1]
+    want = ([i for i in range(1, 4097) if i % 4 == 3] +
+            [i for i in range(1, 4097) if i % 4 == 2])
+    assert lines[0] == b"* SORT " + b" ".join(b"%d" % i for i in want)
+    lines = a.cmd("u", "UID SORT RETURN (COUNT MIN) (SUBJECT) UTF-8 "
+                  "BODY tok3")
+    assert lines[0].endswith(b"UID MIN 4 COUNT 1024"), lines[0]
+    a.send("t THREAD ORDEREDSUBJECT UTF-8 BODY tok2\r\n")
+    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
+    lines = a.until_tagged("t")
+    assert lines[-1] == b"t OK THREAD completed", lines[-1]
+    assert lines[0].startswith(b"* THREAD (3 "), lines[0][:40]
+    got = [int(x) for x in re.findall(rb"\d+", lines[0])]
+    assert got == [i for i in range(1, 4097) if i % 4 == 3]
+    log = imap_env.st.log_tail(400)
+    for cmd, matched in (("SORT", 2048), ("SORT", 1024),
+                         ("THREAD", 1024)):
+        m = re.findall(r"event=imap_search_sliced session=\S+ command=%s "
+                       r"mailbox=\S+ messages=4096 matched=%d slices=(\d+)"
+                       % (cmd, matched), log)
+        assert m and int(m[-1]) >= 2, (cmd, matched, m)
     a.close()
     b.close()
 
