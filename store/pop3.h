@@ -12,6 +12,7 @@
  *   pop3_stream.c    RETR/TOP: the dot-stuffing streamer (pure part
  *                    pop3_stuff_*() is unit-tested byte by byte)
  *   pop3_maildrop.c  the maildrop snapshot over the storage engine
+ *   pop3_update.c    QUIT: the UPDATE state, a slice per loop turn
  */
 #ifndef ROOKERY_STORE_POP3_H
 #define ROOKERY_STORE_POP3_H
@@ -85,10 +86,16 @@ struct pop3_session {
 	int flow_paused; /* waiting for queued replies to drain */
 	int closing;	 /* QUIT/fatal: no more commands */
 	struct pop3_quit_wait *quit_wait; /* QUIT waiting for durability */
+	struct net_timer *update_timer;	  /* UPDATE in progress */
+	unsigned update_slices;
 };
 
-/* --- pop3_cmd.c ---------------------------------------------------------- */
+/* --- pop3_update.c ------------------------------------------------------- */
 
+/* QUIT from TRANSACTION: the UPDATE state, a slice per loop turn. */
+void pop3_update_start(struct pop3_session *s);
+/* The connection is going: the rest of a running update, at once. */
+void pop3_update_finish(struct pop3_session *s);
 /* The session is going away: a pending QUIT reply must not touch it. */
 void pop3_quit_wait_cancel(struct pop3_session *s);
 
@@ -229,11 +236,15 @@ int pop3_md_open_msg(struct pop3_maildrop *md, unsigned n,
 		     uint64_t *file_size_r);
 /* Remembers that message n was retrieved (\Seen at UPDATE). */
 void pop3_md_retrieved(struct pop3_maildrop *md, unsigned n);
+/* Messages marked deleted. */
+unsigned pop3_md_deleted_count(const struct pop3_maildrop *md);
 /*
- * The UPDATE state (RFC 1939 section 6): expunges every message marked
- * deleted, in one storage transaction.  Returns 0 with the count removed,
- * or -1 (nothing was removed).
+ * The UPDATE state (RFC 1939 section 6), one slice of at most MAX
+ * messages per call: \Seen on the retrieved messages that stay, then the
+ * expunge of the deleted ones, each slice its own transaction.  Returns
+ * 0 (call again), 1 (all done) or -1 (an expunge failed; the earlier
+ * slices stay done).
  */
-int pop3_md_commit(struct pop3_maildrop *md, unsigned *expunged_r);
+int pop3_md_commit_slice(struct pop3_maildrop *md, unsigned max);
 
 #endif

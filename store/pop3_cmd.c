@@ -279,47 +279,8 @@ static void cmd_stls(struct pop3_session *s, struct pop3_args *a)
 	}
 }
 
-/*
- * QUIT answers +OK only once its deletions are on disk.  The waiter
- * outlives the session if the client goes away meanwhile: pop3_close()
- * cuts the link (w->s = NULL) and the callback then only frees it.
- */
-struct pop3_quit_wait {
-	struct pop3_session *s;
-	unsigned expunged;
-};
-
-static void quit_durable(void *arg, int ok)
-{
-	struct pop3_quit_wait *w = arg;
-	struct pop3_session *s = w->s;
-
-	if (s != NULL) {
-		s->quit_wait = NULL;
-		if (ok)
-			pop3_ok(s, "Logging out, %u messages deleted.",
-				w->expunged);
-		else
-			pop3_err(s, "SYS/TEMP",
-				 "Deleted messages may come back");
-		pop3_hangup(s);
-	}
-	free(w);
-}
-
-void pop3_quit_wait_cancel(struct pop3_session *s)
-{
-	if (s->quit_wait != NULL) {
-		s->quit_wait->s = NULL;
-		s->quit_wait = NULL;
-	}
-}
-
 static void cmd_quit(struct pop3_session *s, struct pop3_args *a)
 {
-	unsigned expunged = 0;
-	int failed;
-
 	(void)a;
 	if (s->state == POP3_AUTHORIZATION) {
 		pop3_ok(s, "Logging out.");
@@ -327,33 +288,7 @@ static void cmd_quit(struct pop3_session *s, struct pop3_args *a)
 		return;
 	}
 	/* RFC 1939 section 6: only QUIT from TRANSACTION enters UPDATE. */
-	pop3_set_state(s, POP3_UPDATE);
-	failed = pop3_md_commit(s->md, &expunged) < 0;
-	if (failed)
-		pop3_err(s, "SYS/TEMP", "Some deleted messages not removed");
-	else
-		log_info("event=pop3_update session=%s client=%s "
-			 "expunged=%u",
-			 conn_id(s->c), s->client, expunged);
-	/* Unlock now, not when the connection is finally freed: a client
-	 * that reconnects at once after +OK must not see [IN-USE]. */
-	pop3_md_free(&s->md);
-	pop3_lock_release(s->login, s);
-	free(s->login);
-	s->login = NULL;
-	if (!failed && expunged > 0) {
-		struct pop3_quit_wait *w = xcalloc(1, sizeof(*w));
-
-		w->s = s;
-		w->expunged = expunged;
-		s->quit_wait = w;
-		s->closing = 1;
-		mstore_wait_durable(s->st->ms, quit_durable, w);
-		return;
-	}
-	if (!failed)
-		pop3_ok(s, "Logging out, %u messages deleted.", expunged);
-	pop3_hangup(s);
+	pop3_update_start(s);
 }
 
 /* --- TRANSACTION --------------------------------------------------------- */

@@ -45,6 +45,9 @@ struct pop3_maildrop {
 	unsigned count;
 	unsigned live; /* not deleted */
 	uint64_t live_size;
+	/* UPDATE's progress (pop3_md_commit_slice) */
+	int upd_expunging; /* \Seen is done, expunges go on */
+	unsigned upd_next; /* the next message to look at (0-based) */
 };
 
 enum pop3_md_result pop3_md_open(struct store *st, const char *user,
@@ -190,63 +193,81 @@ void pop3_md_retrieved(struct pop3_maildrop *md, unsigned n)
 	md->msgs[n - 1].retrieved = 1;
 }
 
-/* Sets \Seen on retrieved messages that stay.  A failure here loses only
- * the flag, never mail, so it is logged and the expunge still runs. */
-static void mark_seen(struct pop3_maildrop *md)
+unsigned pop3_md_deleted_count(const struct pop3_maildrop *md)
+{
+	return md->count - md->live;
+}
+
+/* The uids of up to MAX messages from md->upd_next on that are deleted
+ * (DELETED) or retrieved and staying; moves upd_next past them. */
+static size_t next_uids(struct pop3_maildrop *md, int deleted,
+			uint32_t *uids, unsigned max)
+{
+	size_t n = 0;
+
+	while (md->upd_next < md->count && n < max) {
+		const struct pop3_md_msg *m = &md->msgs[md->upd_next++];
+
+		if (deleted ? m->deleted : m->retrieved && !m->deleted)
+			uids[n++] = m->uid;
+	}
+	return n;
+}
+
+/*
+ * RFC 1939 section 6: first the retrieved messages that stay get \Seen
+ * (a failure there loses only the flag, never mail, so it is logged and
+ * the update goes on), then the deleted ones are expunged, each slice in
+ * its own transaction.  If one fails, QUIT says "-ERR [SYS/TEMP] Some
+ * deleted messages not removed", as the RFC lets it; those of the
+ * earlier slices are gone.
+ */
+int pop3_md_commit_slice(struct pop3_maildrop *md, unsigned max)
 {
 	struct mstore_flag_change chg = {.op = MSTORE_FLAGS_ADD,
 					 .flags = MSTORE_F_SEEN};
-	uint32_t *uids;
-	size_t n = 0;
-	unsigned i;
+	uint32_t *uids = xcalloc(max + 1, sizeof(*uids));
+	size_t n, nexp = 0;
 	enum mstore_err err;
+	int ret = 0;
 
-	uids = xcalloc(md->count + 1, sizeof(*uids));
-	for (i = 0; i < md->count; i++)
-		if (md->msgs[i].retrieved && !md->msgs[i].deleted)
-			uids[n++] = md->msgs[i].uid;
+	if (!md->upd_expunging) {
+		n = next_uids(md, 0, uids, max);
+		if (n > 0) {
+			err = mstore_flags_store(md->ms, md->mailbox_id, uids,
+						 n, &chg, NULL, NULL, NULL,
+						 NULL);
+			if (err != MSTORE_OK)
+				log_warnx("event=pop3_seen_failed mailbox=%u "
+					  "error=\"%s\"",
+					  (unsigned)md->mailbox_id,
+					  mstore_strerror(err));
+		}
+		if (md->upd_next == md->count) {
+			md->upd_expunging = 1;
+			md->upd_next = 0;
+		}
+		if (n > 0 || !md->upd_expunging)
+			goto out;
+	}
+	n = next_uids(md, 1, uids, max);
 	if (n > 0) {
-		err = mstore_flags_store(md->ms, md->mailbox_id, uids, n, &chg,
-					 NULL, NULL, NULL, NULL);
-		if (err != MSTORE_OK)
-			log_warnx(
-			    "event=pop3_seen_failed mailbox=%u error=\"%s\"",
-			    (unsigned)md->mailbox_id, mstore_strerror(err));
+		err = mstore_expunge(md->ms, md->mailbox_id, uids, n, NULL,
+				     &nexp);
+		if (err != MSTORE_OK) {
+			log_warnx("event=pop3_expunge_failed mailbox=%u "
+				  "error=\"%s\"",
+				  (unsigned)md->mailbox_id,
+				  mstore_strerror(err));
+			ret = -1;
+			goto out;
+		}
 	}
+	/* Messages another session expunged meanwhile are gone all the
+	 * same (nexp may be smaller). */
+	if (md->upd_next == md->count)
+		ret = 1;
+out:
 	free(uids);
-}
-
-int pop3_md_commit(struct pop3_maildrop *md, unsigned *expunged_r)
-{
-	uint32_t *uids;
-	size_t n = 0, nexp = 0;
-	unsigned i;
-	enum mstore_err err;
-
-	*expunged_r = 0;
-	mark_seen(md);
-	uids = xcalloc(md->count + 1, sizeof(*uids));
-	for (i = 0; i < md->count; i++)
-		if (md->msgs[i].deleted)
-			uids[n++] = md->msgs[i].uid;
-	if (n == 0) {
-		free(uids);
-		return 0;
-	}
-	/* RFC 1939 section 6: the deletions happen here, in transactions
-	 * of up to 2,000 messages (mstore_expunge); if one fails, QUIT says
-	 * "-ERR [SYS/TEMP] Some deleted messages not removed", as the RFC
-	 * lets it (those of the earlier transactions are gone). */
-	err = mstore_expunge(md->ms, md->mailbox_id, uids, n, NULL, &nexp);
-	free(uids);
-	if (err != MSTORE_OK) {
-		log_warnx("event=pop3_expunge_failed mailbox=%u error=\"%s\"",
-			  (unsigned)md->mailbox_id, mstore_strerror(err));
-		return -1;
-	}
-	/* Messages another session expunged meanwhile are gone all the same;
-	 * report what we were asked to delete. */
-	*expunged_r = (unsigned)n;
-	(void)nexp;
-	return 0;
+	return ret;
 }

@@ -296,7 +296,8 @@ static void pop3_shutdown(struct conn *c)
 	/* In the middle of RETR a goodbye line would land inside the
 	 * message: the client sees the missing terminator instead.  A QUIT
 	 * waiting for its deletions to reach the disk answers by itself. */
-	if (s->stream == NULL && s->quit_wait == NULL)
+	if (s->stream == NULL && s->quit_wait == NULL &&
+	    s->update_timer == NULL)
 		pop3_err(s, "SYS/TEMP", "Server shutting down.");
 }
 
@@ -327,6 +328,7 @@ static void pop3_close(struct conn *c, const char *reason)
 		 "state=%s",
 		 conn_id(c), s->client, reason, pop3_state_name(s->state));
 	conn_on_drain(c, 0, NULL);
+	pop3_update_finish(s);
 	pop3_quit_wait_cancel(s);
 	net_timer_free(&s->stall_timer);
 	pop3_stream_free(&s->stream);

@@ -2,13 +2,17 @@
 mail goes in over LMTP and is read back with poplib, curl and fetchmail."""
 
 import base64
+import os
 import poplib
+import re
+import signal
 import smtplib
 import threading
 import time
 
 import pytest
 
+from imap_helpers import RawImap, fill_by_copy
 from pop3_helpers import (RawPop3, client_tls_context, curl, run_fetchmail,
                           wait_for)
 
@@ -384,6 +388,80 @@ def test_shutdown_says_goodbye_and_keeps_mail(env, alice):
     p = pop_login(env, user, pw)
     assert p.stat()[0] == 1
     p.quit()
+
+
+def _big_maildrop(store_factory, n):
+    """A store with POP3 and IMAP, and erin's INBOX filled to n messages
+    by IMAP COPY (hard links); returns (env, user, password, imap)."""
+    st = store_factory(name="ms4", listen=("lmtp", "pop3", "imap"))
+    user, pw = "erin@example.com", "erin-pw"
+    st.add_user(user, pw)
+    env = Env(st)
+    env.deliver(user, make_msg("big", ["body"]))
+    imap = RawImap(st.port("imap"))
+    imap.login((user, pw))
+    fill_by_copy(imap, n)
+    return env, user, pw, imap
+
+
+def _dele_all_but(p, n, keep):
+    """DELE of every message but the last KEEP, pipelined 1,000 at a
+    time."""
+    for first in range(1, n - keep + 1, 1000):
+        last = min(first + 999, n - keep)
+        p.send("".join("DELE %d\r\n" % i for i in range(first, last + 1)))
+        for i in range(first, last + 1):
+            assert p.line().startswith(b"+OK"), i
+
+
+def test_large_quit_in_slices(store_factory):
+    """A QUIT that deletes thousands of messages works a slice per turn of
+    the store's loop, other sessions served in between: \\Seen for what
+    was retrieved, every deletion made, then +OK."""
+    env, user, pw, imap = _big_maildrop(store_factory, 5000)
+    p = RawPop3(env.host, env.pop3_port)
+    assert p.cmd("USER " + user).startswith(b"+OK")
+    assert p.cmd("PASS " + pw).startswith(b"+OK")
+    assert p.cmd("RETR 5000").startswith(b"+OK")
+    p.multi()
+    _dele_all_but(p, 5000, 500)
+    p.send("QUIT\r\n")
+    assert imap.cmd("n", "NOOP")[-1].startswith(b"n OK")
+    assert p.line() == b"+OK Logging out, 4500 messages deleted."
+    assert p.line() == b""
+    m = re.findall(r"event=pop3_update session=\S+ client=\S+ "
+                   r"expunged=4500 slices=(\d+)", env.st.log_tail(400))
+    assert m and int(m[-1]) >= 5, m
+    lines = imap.cmd("s", "STATUS INBOX (MESSAGES UNSEEN)")
+    assert b"(MESSAGES 500 UNSEEN 499)" in lines[0], lines
+    q = pop_login(env, user, pw)
+    assert q.stat()[0] == 500
+    q.quit()
+
+
+def test_shutdown_during_large_quit_finishes_it(store_factory):
+    """SIGTERM twice (no grace) while a big QUIT is being carried out:
+    QUIT was given, so every deletion it asked for is made, after a
+    restart too; nothing else is lost."""
+    env, user, pw, imap = _big_maildrop(store_factory, 16384)
+    imap.sock.close()
+    p = RawPop3(env.host, env.pop3_port, timeout=60)
+    assert p.cmd("USER " + user).startswith(b"+OK")
+    assert p.cmd("PASS " + pw).startswith(b"+OK")
+    _dele_all_but(p, 16384, 10)
+    p.send("QUIT\r\n")
+    time.sleep(0.02)
+    pid = env.st.pid
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.01)
+    os.kill(pid, signal.SIGTERM)
+    assert env.st.stop() == 0
+    assert p.line() in (b"+OK Logging out, 16374 messages deleted.", b"")
+    assert "event=pop3_update session=" in env.st.log_tail(400)
+    env.st.start()
+    q = pop_login(env, user, pw)
+    assert q.stat()[0] == 10
+    q.quit()
 
 
 # --- unique ids ----------------------------------------------------------
