@@ -4,12 +4,16 @@
 # $PW).  servers_setup writes both configurations and creates the users;
 # rookery_start / rookery_restart (common.sh) and dovecot_start
 # CLIENT_LIMIT PROCESS_LIMIT FSYNC / dovecot_restart run them (their PIDs
-# go to PIDS; $RP, $DP are the ports, $RPID, $DPID the PIDs).
+# go to PIDS; $RP, $DP are the IMAP ports, $RP3, $DP3 the POP3 ones,
+# $RPID, $DPID the PIDs).
 
 servers_setup() {
 	RP=$(free_port)
 	DP=$(free_port)
-	rookery_conf "allow_plaintext = yes" "listen = imap 127.0.0.1:$RP"
+	RP3=$(free_port)
+	DP3=$(free_port)
+	rookery_conf "allow_plaintext = yes" "listen = imap 127.0.0.1:$RP" \
+		"listen = pop3 127.0.0.1:$RP3"
 	# shellcheck disable=SC2086 # a list of users
 	rookery_users "$PW" $users
 	D=$T/dovecot
@@ -27,7 +31,7 @@ dovecot_conf() {
 base_dir = $D/run
 state_dir = $D/state
 log_path = $D/log
-protocols = imap
+protocols = imap pop3
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -58,6 +62,12 @@ service imap-login {
   service_count = 0
   process_min_avail = 2
   client_limit = 20000
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $DP3
+  }
 }
 service imap {
   client_limit = $1

@@ -3,9 +3,10 @@
 # sessions of the same server.  Rookery's store serves all its sessions
 # from one loop; Dovecot runs a process per connection.  Both get the
 # same INBOX of MSGS messages (filled by bench/imapload), then
-# bench/stall.py runs STORE, COPY, SEARCH BODY, MOVE and EXPUNGE of the
-# whole mailbox while a second user's connection sends NOOP every 10 ms,
-# and reports each command's time and the longest NOOP meanwhile.
+# bench/stall.py runs STORE, COPY, SEARCH BODY, SORT, THREAD and MOVE of
+# the whole mailbox, then a POP3 QUIT deleting half of it and EXPUNGE of
+# the rest, while a second user's connection sends NOOP every 10 ms, and
+# reports each command's time and the longest NOOP meanwhile.
 #
 #   sh bench/stall.sh              (make bench runs it)
 #   MSGS=5000 sh bench/stall.sh
@@ -31,9 +32,9 @@ dovecot_start 1 1024 never
 	-c "$FILLCONNS" -l dovecot > /dev/null
 dovecot_restart 1 1024 always
 
-r=$(/usr/bin/python3 "$HERE/stall.py" "$RP" big@example.com \
+r=$(/usr/bin/python3 "$HERE/stall.py" "$RP" "$RP3" big@example.com \
 	other@example.com $PW rookery)
-d=$(/usr/bin/python3 "$HERE/stall.py" "$DP" big@example.com \
+d=$(/usr/bin/python3 "$HERE/stall.py" "$DP" "$DP3" big@example.com \
 	other@example.com $PW dovecot)
 
 echo
@@ -41,7 +42,7 @@ echo "## Stalls: one user's command on $MSGS messages, another user's NOOPs mean
 echo
 echo "| command | messages | rookery s | result | others' longest wait ms | dovecot s | result | others' longest wait ms |"
 echo "|---|---|---|---|---|---|---|---|"
-for c in STORE COPY SEARCH MOVE EXPUNGE; do
+for c in STORE COPY SEARCH SORT THREAD MOVE POP3_QUIT EXPUNGE; do
 	a=$(echo "$r" | grep "cmd=$c ")
 	b=$(echo "$d" | grep "cmd=$c ")
 	echo "| $c | $(kv messages "$a") | $(kv secs "$a") | $(kv result "$a") | $(kv stall_ms "$a") | $(kv secs "$b") | $(kv result "$b") | $(kv stall_ms "$b") |"
