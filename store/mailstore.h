@@ -197,12 +197,25 @@ enum mstore_err mstore_mailbox_create(struct mstore *ms, const char *user,
 				      uint32_t *id_r);
 /*
  * Deletes a mailbox, its messages (quota decremented), keywords, ACL and
- * tombstones; the directory is removed once the commit is durable, the
- * message records right after the commit in bounded transactions.
+ * tombstones; the message records go right after the commit in bounded
+ * transactions, and the directory once the last of them is durable.
  * INBOX: MSTORE_E_CANNOT; with children: MSTORE_E_HASCHILDREN.
  */
 enum mstore_err mstore_mailbox_delete(struct mstore *ms, const char *user,
 				      const char *name);
+/*
+ * The same in steps, for a caller that spreads the work over turns of
+ * its loop (IMAP DELETE): _begin commits the deletion (the mailbox is
+ * gone for every client from then on) and gives its id; each _purge_step
+ * removes up to 1,000 of its records of each kind in one transaction,
+ * *more_r while some are left.  Records a crash leaves behind are
+ * removed at the next start.
+ */
+enum mstore_err mstore_mailbox_delete_begin(struct mstore *ms,
+					    const char *user, const char *name,
+					    uint32_t *id_r);
+enum mstore_err mstore_mailbox_purge_step(struct mstore *ms, uint32_t id,
+					  int *more_r);
 /*
  * Renames old to new, and every child "old/..." to "new/..." (RFC 3501
  * 6.3.5).  Metadata only: ids, UIDVALIDITY and files stay.  Renaming

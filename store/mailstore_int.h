@@ -244,7 +244,7 @@ int ms_mbox_purge(struct mstore *ms, DB_TXN *txn, uint32_t id);
 /* After the delete committed: removes the mailbox's msgs, mime and tombs
  * records in transactions of bounded size (lock table limits).  Also run
  * at start-up for deleted mailboxes, in case a crash interrupted it. */
-void ms_mbox_purge_records(struct mstore *ms, uint32_t id);
+void ms_mbox_purge_records(struct mstore *ms, uint32_t id, int rmdir);
 /* Creates a mailbox record in txn (id allocated unless *id_r != 0). */
 int ms_mbox_create_txn(struct mstore *ms, DB_TXN *txn, const char *user,
 		       const char *normname, uint32_t special_use,

@@ -361,6 +361,7 @@ int ms_mbox_purge(struct mstore *ms, DB_TXN *txn, uint32_t id)
 struct purge_ctx {
 	struct mstore *ms;
 	uint32_t id;
+	int rmdir; /* queue the directory's removal with the last records */
 	int more;
 };
 
@@ -376,12 +377,21 @@ static int purge_fn(DB_TXN *txn, void *arg)
 				       &more);
 		c->more |= more;
 	}
+	/* The directory goes only with the last records: while it is
+	 * there, the start-up cleanup finishes a purge a crash cut short
+	 * (the mailbox's "g" mark says it was deleted). */
+	if (ret == 0 && !c->more && c->rmdir) {
+		char *dir = ms_mbox_dir(c->ms, c->id);
+
+		ms_post_add(&c->ms->post_rmdir, dir);
+		free(dir);
+	}
 	return ret;
 }
 
-void ms_mbox_purge_records(struct mstore *ms, uint32_t id)
+void ms_mbox_purge_records(struct mstore *ms, uint32_t id, int rmdir)
 {
-	struct purge_ctx c = {ms, id, 0};
+	struct purge_ctx c = {ms, id, rmdir, 0};
 	enum mstore_err err;
 
 	do {
@@ -389,6 +399,19 @@ void ms_mbox_purge_records(struct mstore *ms, uint32_t id)
 		    MSTORE_OK)
 			return;
 	} while (c.more);
+}
+
+enum mstore_err mstore_mailbox_purge_step(struct mstore *ms, uint32_t id,
+					  int *more_r)
+{
+	struct purge_ctx c = {ms, id, 1, 0};
+	enum mstore_err err;
+
+	*more_r = 0;
+	if (ms_txn(ms, "mailbox_purge", purge_fn, &c, &err) != MSTORE_OK)
+		return err;
+	*more_r = c.more;
+	return MSTORE_OK;
 }
 
 /* Does user have a mailbox named "name/..."? */
@@ -413,7 +436,7 @@ static int mbox_delete_fn(DB_TXN *txn, void *arg)
 	struct mbox_ctx *c = arg;
 	struct mstore *ms = c->ms;
 	struct strbuf k;
-	char gkey[16], *dir;
+	char gkey[16];
 	uint8_t idk[4];
 	int ret, children;
 
@@ -445,15 +468,13 @@ static int mbox_delete_fn(DB_TXN *txn, void *arg)
 	ret = ms_db_put(ms->meta, txn, gkey, strlen(gkey), "", 0);
 	if (ret != 0)
 		return ret;
-	dir = ms_mbox_dir(ms, c->id);
-	ms_post_add(&ms->post_rmdir, dir);
-	free(dir);
 	return ms_change_add(ms, txn, MSTORE_CH_MBOX_DELETE, c->user, c->id, 0,
 			     0);
 }
 
-enum mstore_err mstore_mailbox_delete(struct mstore *ms, const char *user,
-				      const char *name)
+enum mstore_err mstore_mailbox_delete_begin(struct mstore *ms,
+					    const char *user, const char *name,
+					    uint32_t *id_r)
 {
 	struct mbox_ctx c = {.ms = ms};
 	char u[MSTORE_USER_MAX + 1];
@@ -473,13 +494,24 @@ enum mstore_err mstore_mailbox_delete(struct mstore *ms, const char *user,
 	c.user = u;
 	c.name = n.data;
 	err = ms_txn(ms, "mailbox_delete", mbox_delete_fn, &c, &c.err);
-	if (err == MSTORE_OK)
-		ms_mbox_purge_records(ms, c.id);
-	if (err == MSTORE_OK)
+	if (err == MSTORE_OK) {
+		*id_r = c.id;
 		log_info("event=mstore_mailbox_delete user=%s id=%08x", u,
 			 c.id);
+	}
 out:
 	strbuf_free(&n);
+	return err;
+}
+
+enum mstore_err mstore_mailbox_delete(struct mstore *ms, const char *user,
+				      const char *name)
+{
+	uint32_t id = 0;
+	enum mstore_err err = mstore_mailbox_delete_begin(ms, user, name, &id);
+
+	if (err == MSTORE_OK)
+		ms_mbox_purge_records(ms, id, 1);
 	return err;
 }
 

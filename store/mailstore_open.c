@@ -751,7 +751,7 @@ void ms_startup_cleanup(struct mstore *ms)
 				      NULL, 0) == 0) {
 				free(v);
 				/* a purge a crash may have interrupted */
-				ms_mbox_purge_records(ms, (uint32_t)id);
+				ms_mbox_purge_records(ms, (uint32_t)id, 0);
 				log_info("event=mstore_deleted_dir_removed "
 					 "mailbox=%08lx",
 					 id);

@@ -184,7 +184,7 @@ static int user_delete_fn(DB_TXN *txn, void *arg)
 		return ret;
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		uint8_t k[4];
-		char gkey[16], *dir;
+		char gkey[16];
 
 		ret = ms_mbox_purge(ms, txn, ids[i]);
 		ms_key_id(k, ids[i]);
@@ -201,9 +201,6 @@ static int user_delete_fn(DB_TXN *txn, void *arg)
 		if (ret == 0)
 			ret = ms_change_add(ms, txn, MSTORE_CH_MBOX_DELETE,
 					    c->user, ids[i], 0, 0);
-		dir = ms_mbox_dir(ms, ids[i]);
-		ms_post_add(&ms->post_rmdir, dir);
-		free(dir);
 	}
 	free(c->ids);
 	c->ids = ids;
@@ -242,7 +239,7 @@ enum mstore_err mstore_user_delete(struct mstore *ms, const char *user)
 		return c.err;
 	}
 	for (size_t i = 0; i < c.nids; i++)
-		ms_mbox_purge_records(ms, c.ids[i]);
+		ms_mbox_purge_records(ms, c.ids[i], 1);
 	free(c.ids);
 	log_info("event=mstore_user_delete user=%s", u);
 	return MSTORE_OK;

@@ -776,6 +776,63 @@ def test_session_gone_during_large_expunge(imap_env, imap_user):
     b.close()
 
 
+def test_large_delete_in_slices(imap_env, imap_user):
+    """DELETE of a mailbox of thousands: gone at once, its records removed
+    a step per loop turn with another session served in between, the
+    tagged OK after the last; the directory goes with the last records,
+    so a restart finds nothing left to clean."""
+    imap_env.deliver(imap_user[0], msg_bytes("del"))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 5000)
+    assert a.cmd("c", "CREATE Big")[-1].startswith(b"c OK")
+    assert a.cmd("c", "COPY 1:* Big")[-1].startswith(b"c OK")
+    assert a.cmd("s", "SELECT Big")[-1].startswith(b"s OK")
+    b = RawImap(imap_env.port)
+    b.login(imap_user)
+    a.send("d DELETE Big\r\n")
+    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
+    lines = a.until_tagged("d")
+    assert lines == [b"* OK [CLOSED] Mailbox deleted",
+                     b"d OK DELETE completed"], lines
+    assert re.search(r"event=imap_delete_sliced session=\S+ mailbox=\S+ "
+                     r"slices=([3-9]|\d\d+) result=ok",
+                     imap_env.st.log_tail(400))
+    assert "Big" not in imap_env.st.mailboxes(imap_user[0])
+    assert imap_env.st.quota(imap_user[0])["messages_used"] == 5000
+    a.close()
+    b.close()
+    imap_env.st.restart()
+    assert "mstore_deleted_dir_removed" not in imap_env.st.log_tail(100)
+    assert imap_env.st.quota(imap_user[0])["messages_used"] == 5000
+
+
+def test_crash_during_large_delete(imap_env, imap_user):
+    """SIGKILL while DELETE removes the records of a big mailbox: after
+    the restart the mailbox is gone, its leftovers cleaned, the quota
+    right, and the name can be used again."""
+    imap_env.deliver(imap_user[0], msg_bytes("crash"))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, 8192)
+    assert a.cmd("c", "CREATE Big")[-1].startswith(b"c OK")
+    assert a.cmd("c", "COPY 1:* Big")[-1].startswith(b"c OK")
+    a.send("d DELETE Big\r\n")
+    time.sleep(0.05)
+    imap_env.st.kill()
+    imap_env.st.start()
+    assert "Big" not in imap_env.st.mailboxes(imap_user[0])
+    assert imap_env.st.quota(imap_user[0])["messages_used"] == 8192
+    b = RawImap(imap_env.port)
+    b.login(imap_user)
+    assert b.cmd("c", "CREATE Big")[-1].startswith(b"c OK")
+    assert b.cmd("s", "SELECT INBOX")[-1].startswith(b"s OK")
+    assert b.cmd("c", "COPY 1:10 Big")[-1].startswith(b"c OK")
+    lines = b.cmd("s", "SELECT Big")
+    assert b"* 10 EXISTS" in lines, lines
+    b.close()
+
+
 def test_new_mail_reported_on_noop(imap_env, imap_user):
     r = RawImap(imap_env.port)
     r.login(imap_user)
