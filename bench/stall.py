@@ -8,8 +8,9 @@ USER runs, one after the other, STORE 1:* +FLAGS \\Seen, COPY 1:* to a new
 mailbox, SEARCH BODY for a word no message has, SORT (SUBJECT) and THREAD
 REFERENCES of the messages without that word (all of them), MOVE 1:*
 back from that mailbox, a POP3 QUIT that deletes the first half of the
-INBOX (the DELEs beforehand are not timed) and EXPUNGE of the rest, a
-second connection logged in as OTHER sends NOOP every 10 ms.  One key=value line per
+INBOX (the DELEs beforehand are not timed), DELETE of a mailbox holding a
+copy of the rest (the COPY not timed) and EXPUNGE of the rest, a second
+connection logged in as OTHER sends NOOP every 10 ms.  One key=value line per
 command: how long it took, its result, and the longest NOOP OTHER waited
 for meanwhile (the stall).  Bounded: each command is waited for at most 600 s."""
 
@@ -95,6 +96,11 @@ def main():
         c.select("INBOX")
         c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
 
+    def full_mailbox():
+        c.select("INBOX")
+        c.create("Gone")
+        c.copy("1:*", "Gone")
+
     pop = []
 
     def pop3_deles():
@@ -115,6 +121,7 @@ def main():
         ("MOVE", n, lambda: c.select("Stall"),
          lambda: c._simple_command("MOVE", "1:*", "INBOX")),
         ("POP3_QUIT", n, pop3_deles, lambda: pop[0].quit()),
+        ("DELETE", n, full_mailbox, lambda: c.delete("Gone")),
         ("EXPUNGE", n, deleted, lambda: c.expunge()),
     ]
     for name, count, prep, fn in steps:

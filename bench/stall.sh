@@ -4,8 +4,8 @@
 # from one loop; Dovecot runs a process per connection.  Both get the
 # same INBOX of MSGS messages (filled by bench/imapload), then
 # bench/stall.py runs STORE, COPY, SEARCH BODY, SORT, THREAD and MOVE of
-# the whole mailbox, then a POP3 QUIT deleting half of it and EXPUNGE of
-# the rest, while a second user's connection sends NOOP every 10 ms, and
+# the whole mailbox, then a POP3 QUIT deleting half of it, DELETE of a
+# mailbox holding a copy of the rest and EXPUNGE of the rest, while a second user's connection sends NOOP every 10 ms, and
 # reports each command's time and the longest NOOP meanwhile.
 #
 #   sh bench/stall.sh              (make bench runs it)
@@ -42,7 +42,7 @@ echo "## Stalls: one user's command on $MSGS messages, another user's NOOPs mean
 echo
 echo "| command | messages | rookery s | result | others' longest wait ms | dovecot s | result | others' longest wait ms |"
 echo "|---|---|---|---|---|---|---|---|"
-for c in STORE COPY SEARCH SORT THREAD MOVE POP3_QUIT EXPUNGE; do
+for c in STORE COPY SEARCH SORT THREAD MOVE POP3_QUIT DELETE EXPUNGE; do
 	a=$(echo "$r" | grep "cmd=$c ")
 	b=$(echo "$d" | grep "cmd=$c ")
 	echo "| $c | $(kv messages "$a") | $(kv secs "$a") | $(kv result "$a") | $(kv stall_ms "$a") | $(kv secs "$b") | $(kv result "$b") | $(kv stall_ms "$b") |"
