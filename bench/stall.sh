@@ -5,8 +5,9 @@
 # same INBOX of MSGS messages (filled by bench/imapload), then
 # bench/stall.py runs STORE, COPY, SEARCH BODY, SORT, THREAD and MOVE of
 # the whole mailbox, then a POP3 QUIT deleting half of it, DELETE of a
-# mailbox holding a copy of the rest and EXPUNGE of the rest, while a second user's connection sends NOOP every 10 ms, and
-# reports each command's time and the longest NOOP meanwhile.
+# mailbox holding a copy of the rest and EXPUNGE of the rest, while a
+# second user's connection sends NOOP every 10 ms, and reports each
+# command's time and the longest NOOP meanwhile.
 #
 #   sh bench/stall.sh              (make bench runs it)
 #   MSGS=5000 sh bench/stall.sh
