@@ -660,21 +660,34 @@ def test_large_copy_and_move(imap_env, imap_user):
     a.close()
 
 
-def test_long_search_in_slices(imap_env, imap_user):
-    """A SEARCH that reads thousands of message files goes on over
-    several turns of the store's loop, another session being served in
-    between, and answers exactly as in one go: SEARCH, ESEARCH, SAVE."""
+def four_kinds_4096(imap_env, imap_user):
+    """INBOX of 4,096 messages, message i a copy of s((i - 1) % 4) whose
+    body holds "tok((i - 1) % 4)"; returns two sessions, a with INBOX
+    selected."""
     for i in range(4):
         imap_env.deliver(imap_user[0], make_msg(
             "s%d" % i, b"word tok%d here\r\n" % i))
     a = RawImap(imap_env.port)
     a.login(imap_user)
-    fill_by_copy(a, 4096)        # message i is a copy of s((i - 1) % 4)
+    fill_by_copy(a, 4096)
     b = RawImap(imap_env.port)
     b.login(imap_user)
-    a.send("f SEARCH BODY tok2\r\n")
+    return a, b
+
+
+def sliced(a, b, tag, text):
+    """Sends a command on a, has b served meanwhile, returns a's lines."""
+    a.send("%s %s\r\n" % (tag, text))
     assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
-    lines = a.until_tagged("f")
+    return a.until_tagged(tag)
+
+
+def test_long_search_in_slices(imap_env, imap_user):
+    """A SEARCH that reads thousands of message files goes on over
+    several turns of the store's loop, another session being served in
+    between, and answers exactly as in one go: SEARCH, ESEARCH, SAVE."""
+    a, b = four_kinds_4096(imap_env, imap_user)
+    lines = sliced(a, b, "f", "SEARCH BODY tok2")
     assert lines[-1] == b"f OK SEARCH completed", lines[-1]
     want = [i for i in range(1, 4097) if i % 4 == 3]
     assert lines[0] == b"* SEARCH " + b" ".join(b"%d" % i for i in want)
@@ -694,17 +707,9 @@ def test_long_sort_and_thread_in_slices(imap_env, imap_user):
     """SORT and THREAD search their criteria in slices as SEARCH does,
     another session served in between, then sort or thread the matches:
     the same answers as in one go."""
-    for i in range(4):
-        imap_env.deliver(imap_user[0], make_msg(
-            "s%d" % i, b"word tok%d here\r\n" % i))
-    a = RawImap(imap_env.port)
-    a.login(imap_user)
-    fill_by_copy(a, 4096)        # message i is a copy of s((i - 1) % 4)
-    b = RawImap(imap_env.port)
-    b.login(imap_user)
-    a.send("o SORT (REVERSE SUBJECT) UTF-8 OR BODY tok1 BODY tok2\r\n")
-    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
-    lines = a.until_tagged("o")
+    a, b = four_kinds_4096(imap_env, imap_user)
+    lines = sliced(a, b, "o", "SORT (REVERSE SUBJECT) UTF-8 "
+                   "OR BODY tok1 BODY tok2")
     assert lines[-1] == b"o OK SORT completed", lines[-1]
     want = ([i for i in range(1, 4097) if i % 4 == 3] +
             [i for i in range(1, 4097) if i % 4 == 2])
@@ -712,9 +717,7 @@ def test_long_sort_and_thread_in_slices(imap_env, imap_user):
     lines = a.cmd("u", "UID SORT RETURN (COUNT MIN) (SUBJECT) UTF-8 "
                   "BODY tok3")
     assert lines[0].endswith(b"UID MIN 4 COUNT 1024"), lines[0]
-    a.send("t THREAD ORDEREDSUBJECT UTF-8 BODY tok2\r\n")
-    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
-    lines = a.until_tagged("t")
+    lines = sliced(a, b, "t", "THREAD ORDEREDSUBJECT UTF-8 BODY tok2")
     assert lines[-1] == b"t OK THREAD completed", lines[-1]
     assert lines[0].startswith(b"* THREAD (3 "), lines[0][:40]
     got = [int(x) for x in re.findall(rb"\d+", lines[0])]
@@ -776,23 +779,27 @@ def test_session_gone_during_large_expunge(imap_env, imap_user):
     b.close()
 
 
+def big_mailbox(imap_env, imap_user, n):
+    """INBOX and a mailbox "Big" of n messages each; a session on them."""
+    imap_env.deliver(imap_user[0], msg_bytes("big-%d" % n))
+    a = RawImap(imap_env.port)
+    a.login(imap_user)
+    fill_by_copy(a, n)
+    assert a.cmd("c", "CREATE Big")[-1].startswith(b"c OK")
+    assert a.cmd("c", "COPY 1:* Big")[-1].startswith(b"c OK")
+    return a
+
+
 def test_large_delete_in_slices(imap_env, imap_user):
     """DELETE of a mailbox of thousands: gone at once, its records removed
     a step per loop turn with another session served in between, the
     tagged OK after the last; the directory goes with the last records,
     so a restart finds nothing left to clean."""
-    imap_env.deliver(imap_user[0], msg_bytes("del"))
-    a = RawImap(imap_env.port)
-    a.login(imap_user)
-    fill_by_copy(a, 5000)
-    assert a.cmd("c", "CREATE Big")[-1].startswith(b"c OK")
-    assert a.cmd("c", "COPY 1:* Big")[-1].startswith(b"c OK")
+    a = big_mailbox(imap_env, imap_user, 5000)
     assert a.cmd("s", "SELECT Big")[-1].startswith(b"s OK")
     b = RawImap(imap_env.port)
     b.login(imap_user)
-    a.send("d DELETE Big\r\n")
-    assert b.cmd("n", "NOOP")[-1].startswith(b"n OK")
-    lines = a.until_tagged("d")
+    lines = sliced(a, b, "d", "DELETE Big")
     assert lines == [b"* OK [CLOSED] Mailbox deleted",
                      b"d OK DELETE completed"], lines
     assert re.search(r"event=imap_delete_sliced session=\S+ mailbox=\S+ "
@@ -811,12 +818,7 @@ def test_crash_during_large_delete(imap_env, imap_user):
     """SIGKILL while DELETE removes the records of a big mailbox: after
     the restart the mailbox is gone, its leftovers cleaned, the quota
     right, and the name can be used again."""
-    imap_env.deliver(imap_user[0], msg_bytes("crash"))
-    a = RawImap(imap_env.port)
-    a.login(imap_user)
-    fill_by_copy(a, 8192)
-    assert a.cmd("c", "CREATE Big")[-1].startswith(b"c OK")
-    assert a.cmd("c", "COPY 1:* Big")[-1].startswith(b"c OK")
+    a = big_mailbox(imap_env, imap_user, 8192)
     a.send("d DELETE Big\r\n")
     time.sleep(0.05)
     imap_env.st.kill()
